@@ -1,0 +1,259 @@
+#include "boot/linux.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "boot/bytes.h"
+#include "boot/bzimage.h"
+#include "boot/elf.h"
+#include "boot/layout.h"
+
+/* boot_params fields (arch/x86/include/uapi/asm/bootparam.h). */
+#define BP_ACPI_RSDP_ADDR 0x070
+#define BP_E820_ENTRIES 0x1E8
+#define BP_VID_MODE 0x1FA
+#define BP_E820_TABLE 0x2D0
+
+/* hvm_start_info (include/xen/interface/hvm/start_info.h). */
+#define PVH_MAGIC 0x336EC578
+#define PVH_MODLIST (LAYOUT_START_INFO + 0x40)
+#define PVH_MEMMAP (LAYOUT_START_INFO + 0x80)
+
+#define MiB (1024 * 1024)
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+unsigned int linux_e820(const struct guest_mem *gm, struct e820_entry *e, unsigned int max)
+{
+	unsigned n = 0;
+#define ADD(a, s, t)                                                 \
+	do {                                                         \
+		if (n < max)                                         \
+			e[n++] = (struct e820_entry){(a), (s), (t)}; \
+	} while (0)
+	ADD(0, LAYOUT_LOW_RAM_END, E820_RAM);
+	ADD(LAYOUT_LOW_RAM_END, 0xA0000 - LAYOUT_LOW_RAM_END, E820_RESERVED);
+	ADD(LAYOUT_ACPI, LAYOUT_HIMEM - LAYOUT_ACPI, E820_RESERVED);
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		uint64_t start = r->gpa < LAYOUT_HIMEM ? LAYOUT_HIMEM : r->gpa;
+		if (r->gpa + r->size > start)
+			ADD(start, r->gpa + r->size - start, E820_RAM);
+	}
+#undef ADD
+	return n;
+}
+
+static int put_cmdline(const struct guest_mem *gm, const char *cmdline, uint64_t max,
+		       char *err, size_t errlen)
+{
+	size_t len = strlen(cmdline);
+	if (len > max || len >= LAYOUT_CMDLINE_MAX)
+		return fail(err, errlen, "--cmdline is %zu bytes; this kernel takes at most %llu",
+			    len, (unsigned long long)(max < LAYOUT_CMDLINE_MAX ? max : LAYOUT_CMDLINE_MAX - 1));
+	if (gm_write(gm, LAYOUT_CMDLINE, cmdline, len + 1))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * The initrd goes as high as it can below both the end of low RAM and the
+ * kernel's limit, page-aligned, and above everything the kernel occupies
+ * while it unpacks itself (kernel_end).
+ */
+static int put_initrd(const struct guest_mem *gm, const struct linux_image *img,
+		      uint64_t addr_max, uint64_t kernel_end, uint64_t *addr,
+		      char *err, size_t errlen)
+{
+	*addr = 0;
+	if (!img->initrd)
+		return 0;
+	uint64_t top = gm_low_end(gm);
+	if (addr_max + 1 < top)
+		top = addr_max + 1;
+	if (img->initrd_len > top || ((top - img->initrd_len) & ~0xFFFull) < kernel_end)
+		return fail(err, errlen,
+			    "initrd (%zu MiB) does not fit in guest memory above the kernel "
+			    "(%llu MiB usable below %llu MiB); raise --mem",
+			    img->initrd_len / MiB,
+			    (unsigned long long)(top > kernel_end ? (top - kernel_end) / MiB : 0),
+			    (unsigned long long)(top / MiB));
+	*addr = (top - img->initrd_len) & ~0xFFFull;
+	if (gm_write(gm, *addr, img->initrd, img->initrd_len))
+		return -EFAULT;
+	return 0;
+}
+
+static void fill_boot_params(uint8_t *bp, const struct guest_mem *gm, uint64_t rsdp,
+			     uint64_t initrd, size_t initrd_len)
+{
+	put_le16(bp + BP_VID_MODE, 0xFFFF);
+	bp[BZ_TYPE_OF_LOADER] = 0xFF;
+	put_le32(bp + BZ_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
+	put_le32(bp + BZ_RAMDISK_IMAGE, (uint32_t)initrd);
+	put_le32(bp + BZ_RAMDISK_SIZE, (uint32_t)initrd_len);
+	put_le64(bp + BP_ACPI_RSDP_ADDR, rsdp);
+	struct e820_entry e820[E820_MAX];
+	unsigned n = linux_e820(gm, e820, E820_MAX);
+	bp[BP_E820_ENTRIES] = (uint8_t)n;
+	memcpy(bp + BP_E820_TABLE, e820, n * sizeof(e820[0]));
+}
+
+static int load_bzimage(const struct guest_mem *gm, const struct linux_image *img, uint64_t rsdp,
+			struct linux_entry *out, char *err, size_t errlen)
+{
+	struct bzimage bz;
+	const char *why;
+	if (bzimage_parse(img->kernel, img->kernel_len, &bz, &why))
+		return fail(err, errlen, "kernel: %s", why);
+
+	/* The decompressor runs in [pref_address, pref_address + init_size). */
+	uint64_t load = bz.pref_address;
+	uint64_t need = load + bz.init_size;
+	if (need > gm_low_end(gm))
+		return fail(err, errlen,
+			    "--mem is too small for this kernel: it needs %llu MiB to unpack itself "
+			    "(load address %llu MiB + init_size %u MiB)",
+			    (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(load / MiB),
+			    bz.init_size / MiB);
+	if (gm_write(gm, load, img->kernel + bz.kernel_offset, bz.kernel_size))
+		return -EFAULT;
+
+	int ret = put_cmdline(gm, img->cmdline, bz.cmdline_size, err, errlen);
+	if (ret)
+		return ret;
+	uint64_t initrd;
+	ret = put_initrd(gm, img, bz.initrd_addr_max, need, &initrd, err, errlen);
+	if (ret)
+		return ret;
+
+	uint8_t bp[4096] = {0};
+	memcpy(bp + BZ_SETUP_SECTS, img->kernel + BZ_SETUP_SECTS, bz.header_end - BZ_SETUP_SECTS);
+	fill_boot_params(bp, gm, rsdp, initrd, img->initrd_len);
+	if (gm_write(gm, LAYOUT_BOOT_PARAMS, bp, sizeof(bp)))
+		return -EFAULT;
+
+	*out = (struct linux_entry){LINUX_ENTRY_64, load + 0x200, LAYOUT_BOOT_PARAMS, "bzImage"};
+	return 0;
+}
+
+static int load_elf_segments(const struct guest_mem *gm, const struct linux_image *img,
+			     const struct elf_kernel *k, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < k->nsegs; i++) {
+		const struct elf_segment *s = &k->segs[i];
+		uint8_t *dst = gm_ptr(gm, s->paddr, s->memsz);
+		if (!dst || s->paddr < LAYOUT_HIMEM)
+			return fail(err, errlen,
+				    "--mem is too small for this kernel: a segment needs guest memory "
+				    "up to %llu MiB",
+				    (unsigned long long)((s->paddr + s->memsz + MiB - 1) / MiB));
+		memcpy(dst, img->kernel + s->offset, s->filesz);
+		memset(dst + s->filesz, 0, s->memsz - s->filesz);
+	}
+	return 0;
+}
+
+static int load_pvh(const struct guest_mem *gm, const struct linux_image *img,
+		    const struct elf_kernel *k, uint64_t rsdp, struct linux_entry *out,
+		    char *err, size_t errlen)
+{
+	uint64_t initrd;
+	int ret = put_cmdline(gm, img->cmdline, LAYOUT_CMDLINE_MAX - 1, err, errlen);
+	if (!ret)
+		ret = put_initrd(gm, img, 0xFFFFFFFFull, k->load_end, &initrd, err, errlen);
+	if (ret)
+		return ret;
+
+	struct e820_entry e820[E820_MAX];
+	unsigned n = linux_e820(gm, e820, E820_MAX);
+	uint8_t page[4096] = {0};
+	uint8_t *si = page, *mod = page + (PVH_MODLIST - LAYOUT_START_INFO);
+	uint8_t *map = page + (PVH_MEMMAP - LAYOUT_START_INFO);
+	if (n * 24 > sizeof(page) - (PVH_MEMMAP - LAYOUT_START_INFO))
+		n = (sizeof(page) - (PVH_MEMMAP - LAYOUT_START_INFO)) / 24;
+	put_le32(si + 0, PVH_MAGIC);
+	put_le32(si + 4, 1); /* version 1: has the memory map */
+	put_le32(si + 12, img->initrd ? 1 : 0);
+	put_le64(si + 16, PVH_MODLIST);
+	put_le64(si + 24, LAYOUT_CMDLINE);
+	put_le64(si + 32, rsdp);
+	put_le64(si + 40, PVH_MEMMAP);
+	put_le32(si + 48, n);
+	put_le64(mod + 0, initrd);
+	put_le64(mod + 8, img->initrd_len);
+	for (unsigned i = 0; i < n; i++) {
+		put_le64(map + i * 24, e820[i].addr);
+		put_le64(map + i * 24 + 8, e820[i].size);
+		put_le32(map + i * 24 + 16, e820[i].type);
+	}
+	if (gm_write(gm, LAYOUT_START_INFO, page, sizeof(page)))
+		return -EFAULT;
+	*out = (struct linux_entry){LINUX_ENTRY_PVH, k->pvh_entry, LAYOUT_START_INFO,
+				    "ELF vmlinux (PVH entry)"};
+	return 0;
+}
+
+static int load_elf64(const struct guest_mem *gm, const struct linux_image *img,
+		      const struct elf_kernel *k, uint64_t rsdp, struct linux_entry *out,
+		      char *err, size_t errlen)
+{
+	uint64_t initrd;
+	int ret = put_cmdline(gm, img->cmdline, LAYOUT_CMDLINE_MAX - 1, err, errlen);
+	if (!ret)
+		ret = put_initrd(gm, img, 0x7FFFFFFFull, k->load_end, &initrd, err, errlen);
+	if (ret)
+		return ret;
+
+	/* No setup header came with the ELF: write the fields the kernel reads. */
+	uint8_t bp[4096] = {0};
+	put_le16(bp + BZ_BOOT_FLAG, 0xAA55);
+	put_le32(bp + BZ_HEADER, BZ_MAGIC);
+	put_le16(bp + BZ_VERSION, 0x020F);
+	bp[BZ_LOADFLAGS] = BZ_LOADED_HIGH;
+	put_le32(bp + BZ_KERNEL_ALIGNMENT, 0x200000);
+	put_le32(bp + BZ_CMDLINE_SIZE, LAYOUT_CMDLINE_MAX - 1);
+	put_le32(bp + BZ_INITRD_ADDR_MAX, 0x7FFFFFFF);
+	fill_boot_params(bp, gm, rsdp, initrd, img->initrd_len);
+	if (gm_write(gm, LAYOUT_BOOT_PARAMS, bp, sizeof(bp)))
+		return -EFAULT;
+	/* x86 vmlinux links its ELF entry at the physical address of startup_64. */
+	*out = (struct linux_entry){LINUX_ENTRY_64, k->entry, LAYOUT_BOOT_PARAMS,
+				    "ELF vmlinux (64-bit entry)"};
+	return 0;
+}
+
+int linux_load(const struct guest_mem *gm, const struct linux_image *img, uint64_t rsdp,
+	       struct linux_entry *out, char *err, size_t errlen)
+{
+	if (bzimage_probe(img->kernel, img->kernel_len)) {
+		if (img->entry != BOOT_ENTRY_AUTO)
+			return fail(err, errlen, "--boot-entry applies to an ELF vmlinux, not a bzImage");
+		return load_bzimage(gm, img, rsdp, out, err, errlen);
+	}
+	if (!elf_probe(img->kernel, img->kernel_len))
+		return fail(err, errlen, "kernel: neither a bzImage nor an ELF vmlinux");
+
+	struct elf_kernel k;
+	const char *why;
+	if (elf_parse(img->kernel, img->kernel_len, &k, &why))
+		return fail(err, errlen, "kernel: %s", why);
+	if (img->entry == BOOT_ENTRY_PVH && !k.has_pvh)
+		return fail(err, errlen, "kernel: --boot-entry pvh, but the ELF has no PVH entry note");
+	int ret = load_elf_segments(gm, img, &k, err, errlen);
+	if (ret)
+		return ret;
+	if (k.has_pvh && img->entry != BOOT_ENTRY_LINUX64)
+		return load_pvh(gm, img, &k, rsdp, out, err, errlen);
+	return load_elf64(gm, img, &k, rsdp, out, err, errlen);
+}

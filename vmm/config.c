@@ -1,0 +1,171 @@
+#include "vmm/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+void config_usage(void)
+{
+	printf(
+"usage: kestrel --kernel PATH [options]\n"
+"\n"
+"Boots a Linux kernel in a KVM microVM.\n"
+"\n"
+"  --kernel PATH        bzImage (as /boot/vmlinuz-*), or an ELF vmlinux\n"
+"  --initrd PATH        initramfs image\n"
+"  --cmdline \"ARGS\"     kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+"  --mem SIZE           guest RAM, with K/M/G suffix (default 512M)\n"
+"  --cpus N             vCPUs (default 1, at most %d)\n"
+"  --console MODE       stdio (default), none, or a file PATH for guest output\n"
+"  --boot-entry E       for an ELF vmlinux: auto (default), pvh, or linux64\n"
+"  --disk SPEC          not supported yet\n"
+"  --stats              print device counters on stderr at exit\n"
+"  --help, --version\n"
+"\n"
+"Console: with stdio on a terminal, the terminal is raw and keys go to the\n"
+"guest; type Ctrl-A x to quit, Ctrl-A Ctrl-A to send Ctrl-A.\n"
+"\n"
+"Exit status: 0 when the guest powers off or reboots, 1 on a runtime failure\n"
+"(guest panic, triple fault, internal error), 2 on a usage or configuration\n"
+"error (before the guest starts).\n",
+	       CONFIG_MAX_CPUS);
+}
+
+__attribute__((format(printf, 3, 4)))
+static enum config_result fail(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+	return CONFIG_ERROR;
+}
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
+	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY,
+};
+
+enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
+				char *errbuf, size_t errlen)
+{
+	static const struct option opts[] = {
+		{"kernel", required_argument, NULL, OPT_KERNEL},
+		{"initrd", required_argument, NULL, OPT_INITRD},
+		{"cmdline", required_argument, NULL, OPT_CMDLINE},
+		{"mem", required_argument, NULL, OPT_MEM},
+		{"cpus", required_argument, NULL, OPT_CPUS},
+		{"console", required_argument, NULL, OPT_CONSOLE},
+		{"disk", required_argument, NULL, OPT_DISK},
+		{"boot-entry", required_argument, NULL, OPT_BOOT_ENTRY},
+		{"stats", no_argument, NULL, OPT_STATS},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = DEFAULT_CMDLINE;
+	cfg->mem_size = 512ull << 20;
+	cfg->cpus = 1;
+	cfg->console = CONSOLE_STDIO;
+	errbuf[0] = '\0';
+
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case OPT_KERNEL: cfg->kernel = optarg; break;
+		case OPT_INITRD: cfg->initrd = optarg; break;
+		case OPT_CMDLINE: cfg->cmdline = optarg; break;
+		case OPT_MEM:
+			if (config_parse_size(optarg, &cfg->mem_size))
+				return fail(errbuf, errlen, "--mem: '%s' is not a size (use e.g. 512M or 2G)", optarg);
+			if (cfg->mem_size < CONFIG_MIN_MEM || cfg->mem_size > CONFIG_MAX_MEM)
+				return fail(errbuf, errlen, "--mem: %s is outside 16M..1024G", optarg);
+			break;
+		case OPT_CPUS: {
+			errno = 0;
+			long n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end)
+				return fail(errbuf, errlen, "--cpus: '%s' is not a number", optarg);
+			if (n < 1 || n > CONFIG_MAX_CPUS)
+				return fail(errbuf, errlen, "--cpus: %ld is outside 1..%d", n, CONFIG_MAX_CPUS);
+			cfg->cpus = (unsigned)n;
+			break;
+		}
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "stdio")) {
+				cfg->console = CONSOLE_STDIO;
+			} else if (!strcmp(optarg, "none")) {
+				cfg->console = CONSOLE_NONE;
+			} else if (!*optarg) {
+				return fail(errbuf, errlen, "--console: empty value (stdio, none, or a file path)");
+			} else {
+				cfg->console = CONSOLE_FILE;
+				cfg->console_path = optarg;
+			}
+			break;
+		case OPT_BOOT_ENTRY:
+			if (!strcmp(optarg, "auto"))
+				cfg->boot_entry = BOOT_ENTRY_AUTO;
+			else if (!strcmp(optarg, "pvh"))
+				cfg->boot_entry = BOOT_ENTRY_PVH;
+			else if (!strcmp(optarg, "linux64"))
+				cfg->boot_entry = BOOT_ENTRY_LINUX64;
+			else
+				return fail(errbuf, errlen, "--boot-entry: '%s' is not auto, pvh or linux64", optarg);
+			break;
+		case OPT_DISK:
+			return fail(errbuf, errlen, "--disk: disks are not supported by this version of kestrel yet");
+		case OPT_STATS: cfg->stats = true; break;
+		case OPT_HELP:
+			config_usage();
+			return CONFIG_EXIT_OK;
+		case OPT_VERSION:
+			printf("kestrel %s\n", KESTREL_VERSION);
+			return CONFIG_EXIT_OK;
+		case ':':
+			return fail(errbuf, errlen, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return fail(errbuf, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(errbuf, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (!cfg->kernel)
+		return fail(errbuf, errlen, "--kernel is required (see --help)");
+	return CONFIG_OK;
+}

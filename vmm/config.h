@@ -1,0 +1,59 @@
+/*
+ * Command line → struct vm_config. Pure: no file is opened here (main checks
+ * paths when it loads them), so every rule is unit-testable.
+ */
+#ifndef KESTREL_CONFIG_H
+#define KESTREL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_CPUS 32 /* one APIC ID byte, and the MADT we build */
+#define CONFIG_MIN_MEM (16ull << 20)
+#define CONFIG_MAX_MEM (1ull << 40)
+
+enum console_mode {
+	CONSOLE_STDIO,
+	CONSOLE_NONE,
+	CONSOLE_FILE,
+};
+
+/* Which kernel entry to use for an ELF vmlinux (a bzImage always uses its own). */
+enum boot_entry {
+	BOOT_ENTRY_AUTO,  /* PVH if the ELF has the note, else the 64-bit entry */
+	BOOT_ENTRY_PVH,
+	BOOT_ENTRY_LINUX64,
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned int cpus;
+	enum console_mode console;
+	const char *console_path;
+	enum boot_entry boot_entry;
+	bool stats;
+};
+
+enum config_result {
+	CONFIG_OK,
+	CONFIG_EXIT_OK,  /* --help or --version printed; exit 0 */
+	CONFIG_ERROR,    /* message in errbuf; exit 2 */
+};
+
+/*
+ * Parses argv into *cfg. On CONFIG_ERROR, errbuf holds one line naming the
+ * problem. --help and --version print to stdout and return CONFIG_EXIT_OK.
+ */
+enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
+				char *errbuf, size_t errlen);
+
+/* "512M", "2G", "65536K", "1048576" → bytes. -EINVAL on anything else. */
+int config_parse_size(const char *s, uint64_t *out);
+
+void config_usage(void);
+
+#endif

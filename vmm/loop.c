@@ -1,0 +1,202 @@
+#include "vmm/loop.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe;
+	while (!(sqe = io_uring_get_sqe(&l->ring)))
+		io_uring_submit(&l->ring); /* the SQ ring is full: hand it to the kernel */
+	io_uring_sqe_set_data(sqe, op);
+	return sqe;
+}
+
+static void kick_arm(struct loop *l)
+{
+	io_uring_prep_read(loop_sqe(l, &l->kick_op), l->kick_fd, &l->kick_buf, sizeof(l->kick_buf), 0);
+}
+
+static void run_tasks(struct loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	struct loop_task *t = l->tasks;
+	l->tasks = NULL;
+	pthread_mutex_unlock(&l->lock);
+
+	/* Run in the order they were queued. */
+	struct loop_task *rev = NULL;
+	while (t) {
+		struct loop_task *next = t->next;
+		t->next = rev;
+		rev = t;
+		t = next;
+	}
+	while (rev) {
+		struct loop_task *next = rev->next;
+		rev->next = NULL;
+		rev->fn(rev);
+		rev = next;
+	}
+}
+
+static void kick_done(struct loop_op *op, int res)
+{
+	struct loop *l = container_of(op, struct loop, kick_op);
+	if (res < 0 && res != -EINTR && res != -EAGAIN)
+		log_err("event loop: reading the kick eventfd failed: %s", strerror(-res));
+	run_tasks(l);
+	if (!l->stopping)
+		kick_arm(l);
+}
+
+static void stop_fn(struct loop_task *t)
+{
+	struct loop *l = container_of(t, struct loop, stop_task);
+	l->stopping = true;
+}
+
+int loop_init(struct loop *l, unsigned int entries)
+{
+	memset(l, 0, sizeof(*l));
+	struct io_uring_params p = {0};
+	/*
+	 * One thread submits; completions run their task work when it next
+	 * enters. The ring starts disabled so that the loop thread, not this
+	 * one, becomes its single issuer when it enables it.
+	 */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
+	int ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	}
+	if (ret)
+		return ret;
+	l->enable_on_start = p.flags & IORING_SETUP_R_DISABLED;
+	l->kick_fd = eventfd(0, EFD_CLOEXEC);
+	if (l->kick_fd < 0) {
+		ret = -errno;
+		io_uring_queue_exit(&l->ring);
+		return ret;
+	}
+	l->kick_op.cb = kick_done;
+	l->stop_task.fn = stop_fn;
+	pthread_mutex_init(&l->lock, NULL);
+	return 0;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	if (l->enable_on_start) {
+		/* liburing 2.3 (Debian 12) has no wrapper for this registration. */
+		if (syscall(__NR_io_uring_register, l->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+			    NULL, 0) < 0) {
+			log_err("event loop: enabling the ring failed: %s", strerror(errno));
+			abort();
+		}
+	}
+	kick_arm(l);
+	run_tasks(l); /* work queued before the thread started */
+	while (!l->stopping) {
+		int ret = io_uring_submit_and_wait(&l->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
+			log_err("event loop: io_uring_submit_and_wait: %s", strerror(-ret));
+			abort();
+		}
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&l->ring, head, cqe) {
+			struct loop_op *op = io_uring_cqe_get_data(cqe);
+			int res = cqe->res;
+			seen++;
+			if (op)
+				op->cb(op, res);
+		}
+		io_uring_cq_advance(&l->ring, seen);
+	}
+	return NULL;
+}
+
+int loop_start(struct loop *l)
+{
+	int ret = pthread_create(&l->thread, NULL, loop_thread, l);
+	if (ret)
+		return -ret;
+	l->started = true;
+	return 0;
+}
+
+void loop_call(struct loop *l, struct loop_task *task)
+{
+	pthread_mutex_lock(&l->lock);
+	task->next = l->tasks;
+	l->tasks = task;
+	pthread_mutex_unlock(&l->lock);
+	uint64_t one = 1;
+	/* An eventfd write never blocks while the counter is far from overflow. */
+	if (write(l->kick_fd, &one, sizeof(one)) < 0)
+		log_err("event loop: kick failed: %s", strerror(errno));
+}
+
+void loop_stop(struct loop *l)
+{
+	if (!l->started)
+		return;
+	loop_call(l, &l->stop_task);
+	pthread_join(l->thread, NULL);
+	l->started = false;
+}
+
+void loop_destroy(struct loop *l)
+{
+	io_uring_queue_exit(&l->ring);
+	close(l->kick_fd);
+	pthread_mutex_destroy(&l->lock);
+}
+
+bool loop_on_thread(const struct loop *l)
+{
+	return l->started && pthread_equal(pthread_self(), l->thread);
+}
+
+static void watch_arm(struct loop_watch *w)
+{
+	io_uring_prep_read(loop_sqe(w->loop, &w->op), w->fd, w->buf, w->len, 0);
+}
+
+static void watch_done(struct loop_op *op, int res)
+{
+	struct loop_watch *w = container_of(op, struct loop_watch, op);
+	w->fn(w, res);
+	if (!w->loop->stopping)
+		watch_arm(w);
+}
+
+static void watch_arm_task(struct loop_task *t)
+{
+	watch_arm(container_of(t, struct loop_watch, arm));
+}
+
+void loop_watch(struct loop *l, struct loop_watch *w, int fd, void *buf, unsigned int len,
+		void (*fn)(struct loop_watch *w, int res))
+{
+	w->op.cb = watch_done;
+	w->arm.fn = watch_arm_task;
+	w->loop = l;
+	w->fd = fd;
+	w->buf = buf;
+	w->len = len;
+	w->fn = fn;
+	loop_call(l, &w->arm);
+}

@@ -1,0 +1,73 @@
+/*
+ * The single io_uring event loop. One thread owns the ring and runs every
+ * completion callback; other threads reach it only through loop_call() (and
+ * the eventfds KVM signals for them). Nothing on the loop thread blocks.
+ *
+ * An operation is a struct loop_op embedded in its owner; its address is the
+ * SQE's user_data, and its callback gets the CQE result (-errno on failure).
+ */
+#ifndef KESTREL_LOOP_H
+#define KESTREL_LOOP_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop_op {
+	void (*cb)(struct loop_op *op, int res);
+};
+
+/* Work handed to the loop thread from any thread. */
+struct loop_task {
+	void (*fn)(struct loop_task *task);
+	struct loop_task *next;
+};
+
+/* A file descriptor the loop reads whenever it is readable (eventfd, signalfd, …). */
+struct loop_watch {
+	struct loop_op op;
+	struct loop_task arm;
+	struct loop *loop;
+	int fd;
+	void *buf;
+	unsigned int len;
+	/* Called on the loop thread with the read's result; the read is re-armed after. */
+	void (*fn)(struct loop_watch *w, int res);
+};
+
+struct loop {
+	struct io_uring ring;
+	pthread_t thread;
+	bool started;
+	bool enable_on_start;
+	int kick_fd;
+	uint64_t kick_buf;
+	struct loop_op kick_op;
+	pthread_mutex_t lock;
+	struct loop_task *tasks; /* under lock, newest first */
+	bool stopping;           /* loop thread only */
+	struct loop_task stop_task;
+};
+
+/* Main thread, before loop_start. */
+__attribute__((warn_unused_result)) int loop_init(struct loop *l, unsigned int entries);
+__attribute__((warn_unused_result)) int loop_start(struct loop *l);
+/* Main thread: asks the loop to finish and joins it. */
+void loop_stop(struct loop *l);
+void loop_destroy(struct loop *l);
+
+/* Any thread: runs task->fn on the loop thread soon. A task may be queued once at a time. */
+void loop_call(struct loop *l, struct loop_task *task);
+
+/* Any thread: starts watching fd; reads of len bytes into buf feed w->fn. */
+void loop_watch(struct loop *l, struct loop_watch *w, int fd, void *buf, unsigned int len,
+		void (*fn)(struct loop_watch *w, int res));
+
+/* Loop thread only: an SQE whose completion goes to op->cb. Never NULL. */
+struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
+
+/* True on the loop thread; for assertions. */
+bool loop_on_thread(const struct loop *l);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * kestrel: command line → config → VM → exit status. The only place that exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/config.h"
+#include "vmm/host.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+struct mapped_file {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Maps a whole regular file read-only; a message names the file on failure. */
+static int map_file(const char *what, const char *path, struct mapped_file *f)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("%s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_err("%s '%s': not a regular file", what, path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size == 0) {
+		log_err("%s '%s': file is empty", what, path);
+		close(fd);
+		return -1;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_err("%s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	f->data = p;
+	f->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->data)
+		munmap((void *)f->data, f->len);
+}
+
+int main(int argc, char **argv)
+{
+	static struct vm vm; /* large; static keeps it off the stack */
+	struct timespec t_main;
+	clock_gettime(CLOCK_MONOTONIC, &t_main);
+
+	struct vm_config cfg;
+	char err[512];
+	switch (config_parse(argc, argv, &cfg, err, sizeof(err))) {
+	case CONFIG_EXIT_OK: return 0;
+	case CONFIG_ERROR: log_err("%s", err); return EXIT_USAGE;
+	case CONFIG_OK: break;
+	}
+
+	struct mapped_file kernel = {0}, initrd = {0};
+	if (map_file("kernel", cfg.kernel, &kernel))
+		return EXIT_USAGE;
+	if (cfg.initrd && map_file("initrd", cfg.initrd, &initrd))
+		return EXIT_USAGE;
+
+	struct vm_files files = {
+		.kernel = kernel.data, .kernel_len = kernel.len,
+		.initrd = initrd.data, .initrd_len = initrd.len,
+		.console_out = -1, .console_in = -1,
+	};
+	switch (cfg.console) {
+	case CONSOLE_STDIO: files.console_out = STDOUT_FILENO; files.console_in = STDIN_FILENO; break;
+	case CONSOLE_NONE: break;
+	case CONSOLE_FILE:
+		files.console_out = open(cfg.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (files.console_out < 0) {
+			log_err("--console '%s': %s", cfg.console_path, strerror(errno));
+			return EXIT_USAGE;
+		}
+		break;
+	}
+
+	if (host_check_kvm(err, sizeof(err))) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+
+	/*
+	 * Every thread inherits this mask: SIGINT/SIGTERM/SIGHUP are read from
+	 * a signalfd on the loop, and only vCPU threads take the kick signal.
+	 */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (vcpu_init_signals()) {
+		log_err("cannot install the vCPU kick signal handler");
+		return EXIT_RUNTIME;
+	}
+
+	enum vm_error_kind kind;
+	int ret = vm_create(&vm, &cfg, &files, err, sizeof(err), &kind);
+	vm.t_main = t_main;
+	if (ret) {
+		log_err("%s", err);
+		vm_destroy(&vm);
+		return kind == VM_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	/* The guest image is in guest memory now; the files are no longer needed. */
+	unmap_file(&kernel);
+	unmap_file(&initrd);
+
+	enum vm_stop why = vm_run(&vm);
+	if (vm.has_console_in)
+		console_restore(&vm.console);
+	if (cfg.stats)
+		vm_print_stats(&vm);
+
+	int status;
+	switch (why) {
+	case VM_POWEROFF: log_info("guest powered off"); status = 0; break;
+	case VM_REBOOT: log_info("guest requested a reboot; exiting"); status = 0; break;
+	case VM_QUIT: log_info("quit from the console (Ctrl-A x)"); status = 0; break;
+	case VM_PANIC: log_err("%s", vm.stop_msg[0] ? vm.stop_msg : "guest panicked"); status = EXIT_RUNTIME; break;
+	case VM_SIGNAL: log_err("%s", vm.stop_msg); status = EXIT_RUNTIME; break;
+	default: log_err("runtime failure: %s", vm.stop_msg); status = EXIT_RUNTIME; break;
+	}
+	vm_destroy(&vm);
+	if (files.console_out > STDERR_FILENO)
+		close(files.console_out);
+	return status;
+}

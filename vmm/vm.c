@@ -1,0 +1,381 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "boot/acpi.h"
+#include "boot/layout.h"
+#include "boot/linux.h"
+#include "boot/x86.h"
+#include "vmm/log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+__attribute__((format(printf, 4, 5)))
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < errlen && ret < 0)
+		snprintf(err + n, errlen - (size_t)n, ": %s", strerror(-ret));
+	return ret < 0 ? ret : -EINVAL;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *msg)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop == VM_RUNNING) {
+		snprintf(vm->stop_msg, sizeof(vm->stop_msg), "%s", msg ? msg : "");
+		__atomic_store_n(&vm->stop, reason, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->stop_cond);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+bool vm_stopping(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST) != VM_RUNNING;
+}
+
+static void ctl_stop(struct vm_ctl *ctl, enum vm_stop reason, const char *msg)
+{
+	vm_request_stop(container_of(ctl, struct vm, ctl), reason, msg);
+}
+
+static int kvm_ioctl_retry(int fd, unsigned long req, unsigned long arg)
+{
+	int ret;
+	do {
+		ret = ioctl(fd, req, arg);
+	} while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : ret;
+}
+
+/* An eventfd whose every write pulses GSI `gsi` (edge-triggered). */
+static int add_irqfd(struct vm *vm, unsigned gsi, int *out)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+/*
+ * An eventfd that KVM signals, instead of exiting to us, when the guest
+ * writes `len` bytes to `addr` (port I/O when pio).
+ */
+static int add_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, bool pio, int *out)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct kvm_ioeventfd io = {.addr = addr, .len = len, .fd = fd,
+				   .flags = pio ? KVM_IOEVENTFD_FLAG_PIO : 0};
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+/*
+ * IOAPIC-only routing for GSI 0-23: the hardware-reduced guest never
+ * programs the 8259s, so nothing should be routed to them.
+ */
+static int set_gsi_routing(struct vm *vm)
+{
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry e[24];
+	} r;
+	memset(&r, 0, sizeof(r));
+	r.hdr.nr = 24;
+	for (unsigned i = 0; i < 24; i++) {
+		r.e[i].gsi = i;
+		r.e[i].type = KVM_IRQ_ROUTING_IRQCHIP;
+		r.e[i].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		r.e[i].u.irqchip.pin = i;
+	}
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0 ? -errno : 0;
+}
+
+static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
+{
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return fail(err, errlen, -errno, "cannot open /dev/kvm");
+	int ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ver != KVM_API_VERSION)
+		return fail(err, errlen, -ENOTSUP, "/dev/kvm speaks API %d, not %d", ver, KVM_API_VERSION);
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
+		{KVM_CAP_IRQCHIP, "in-kernel irqchip"},
+		{KVM_CAP_IRQFD, "irqfd"},
+		{KVM_CAP_IOEVENTFD, "ioeventfd"},
+		{KVM_CAP_IMMEDIATE_EXIT, "immediate_exit"},
+		{KVM_CAP_IRQ_ROUTING, "GSI routing"},
+		{KVM_CAP_PIT2, "in-kernel PIT"},
+	};
+	for (unsigned i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
+			return fail(err, errlen, -ENOTSUP, "KVM lacks %s", caps[i].name);
+
+	int fd = kvm_ioctl_retry(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (fd < 0)
+		return fail(err, errlen, fd, "KVM_CREATE_VM");
+	vm->vm_fd = fd;
+	int ret = kvm_ioctl_retry(vm->vm_fd, KVM_SET_TSS_ADDR, LAYOUT_TSS);
+	if (ret < 0)
+		return fail(err, errlen, ret, "KVM_SET_TSS_ADDR");
+	uint64_t idmap = LAYOUT_IDENTITY_MAP;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return fail(err, errlen, -errno, "KVM_SET_IDENTITY_MAP_ADDR");
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return fail(err, errlen, -errno, "KVM_CREATE_IRQCHIP");
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return fail(err, errlen, -errno, "KVM_CREATE_PIT2");
+	ret = set_gsi_routing(vm);
+	if (ret)
+		return fail(err, errlen, ret, "KVM_SET_GSI_ROUTING");
+	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0)
+		return fail(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE");
+	vm->run_size = (size_t)run_size;
+	ret = x86_supported_cpuid(vm->kvm_fd, &vm->cpuid);
+	if (ret)
+		return fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID");
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, char *err, size_t errlen)
+{
+	int ret = gm_init(&vm->mem, vm->cfg->mem_size);
+	if (ret)
+		return fail(err, errlen, ret, "cannot map %llu MiB of guest memory",
+			    (unsigned long long)(vm->cfg->mem_size >> 20));
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		const struct gm_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return fail(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION");
+	}
+	return 0;
+}
+
+static void signal_read(struct loop_watch *w, int res)
+{
+	struct vm *vm = container_of(w, struct vm, signal_watch);
+	if (res == (int)sizeof(struct signalfd_siginfo)) {
+		struct signalfd_siginfo si;
+		memcpy(&si, vm->signal_buf, sizeof(si));
+		char msg[64];
+		snprintf(msg, sizeof(msg), "terminated by signal %u (%s)", si.ssi_signo,
+			 strsignal((int)si.ssi_signo));
+		vm_request_stop(vm, VM_SIGNAL, msg);
+	}
+}
+
+static int setup_devices(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
+{
+	int ret = add_irqfd(vm, GSI_COM1, &vm->uart_irq_fd);
+	if (ret)
+		return fail(err, errlen, ret, "irqfd for the UART");
+	uart_init(&vm->uart, vm->uart_irq_fd, files->console_out);
+	vm->pvpanic.ctl = &vm->ctl;
+	vm->power.ctl = &vm->ctl;
+
+	if ((ret = bus_map(&vm->pio, PORT_COM1, 8, &uart_bus_ops, &vm->uart)) ||
+	    (ret = bus_map(&vm->pio, PORT_ACPI_SLEEP_CTL, 3, &power_acpi_bus_ops, &vm->power)) ||
+	    (ret = bus_map(&vm->pio, PORT_I8042_CMD, 1, &power_i8042_bus_ops, &vm->power)) ||
+	    (ret = bus_map(&vm->mmio, LAYOUT_PVPANIC, LAYOUT_PVPANIC_SIZE, &pvpanic_bus_ops,
+			   &vm->pvpanic)))
+		return fail(err, errlen, ret, "mapping device registers");
+
+	/*
+	 * Port 0x80 writes are I/O delays. KVM absorbs them into an eventfd
+	 * nobody reads (its counter saturates, never blocks), so the vCPU does
+	 * not exit for them.
+	 */
+	ret = add_ioeventfd(vm, 0x80, 1, true, &vm->io_delay_fd);
+	if (ret)
+		return fail(err, errlen, ret, "ioeventfd for port 0x80");
+
+	if (files->console_in >= 0) {
+		console_init(&vm->console, &vm->loop, &vm->uart, &vm->ctl, files->console_in);
+		vm->has_console_in = true;
+	}
+	return 0;
+}
+
+static int setup_acpi(struct vm *vm, char *err, size_t errlen)
+{
+	const struct acpi_device devices[] = {
+		{
+			.name = "COM1", .hid = "PNP0501", .uid = 0, .nres = 2,
+			.res = {{ACPI_RES_IO, PORT_COM1, 8}, {ACPI_RES_IRQ_EDGE, GSI_COM1, 0}},
+		},
+		{
+			.name = "PEVT", .hid = "QEMU0001", .uid = 0, .nres = 1,
+			.res = {{ACPI_RES_MEM32, (uint32_t)LAYOUT_PVPANIC, (uint32_t)LAYOUT_PVPANIC_SIZE}},
+		},
+	};
+	struct acpi_config cfg = {
+		.ncpus = vm->ncpus,
+		.devices = devices,
+		.ndevices = sizeof(devices) / sizeof(devices[0]),
+	};
+	uint8_t *dst = gm_ptr(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+	struct acpi_layout layout;
+	int ret = dst ? acpi_build(&cfg, LAYOUT_ACPI, dst, LAYOUT_ACPI_SIZE, &layout) : -EFAULT;
+	if (ret)
+		return fail(err, errlen, ret, "building ACPI tables");
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,
+	      char *err, size_t errlen, enum vm_error_kind *kind)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->uart_irq_fd = vm->io_delay_fd = -1;
+	vm->ncpus = cfg->cpus;
+	vm->ctl.stop = ctl_stop;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->stop_cond, NULL);
+	*kind = VM_ERR_RUNTIME;
+
+	int ret = create_kvm_vm(vm, err, errlen);
+	if (ret)
+		return ret;
+	if ((ret = setup_memory(vm, err, errlen)))
+		return ret;
+	if ((ret = loop_init(&vm->loop, 256)))
+		return fail(err, errlen, ret, "io_uring setup");
+	if ((ret = setup_devices(vm, files, err, errlen)))
+		return ret;
+	if ((ret = setup_acpi(vm, err, errlen)))
+		return ret;
+
+	struct linux_image img = {
+		.kernel = files->kernel, .kernel_len = files->kernel_len,
+		.initrd = files->initrd, .initrd_len = files->initrd_len,
+		.cmdline = cfg->cmdline, .entry = cfg->boot_entry,
+	};
+	struct linux_entry entry;
+	ret = linux_load(&vm->mem, &img, LAYOUT_ACPI, &entry, err, errlen);
+	if (ret) {
+		*kind = VM_ERR_CONFIG;
+		return ret;
+	}
+	vm->boot_format = entry.format;
+	if ((ret = x86_setup_memory(&vm->mem, &entry)))
+		return fail(err, errlen, ret, "writing page tables");
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_create(vm, i, &vm->vcpus[i]);
+		if (ret)
+			return fail(err, errlen, ret, "creating vCPU %u", i);
+	}
+	if ((ret = x86_setup_boot_cpu(vm->vcpus[0].fd, &entry)))
+		return fail(err, errlen, ret, "setting boot CPU registers");
+
+	/* SIGINT, SIGTERM and SIGHUP become a clean stop, read on the loop. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (vm->signal_fd < 0)
+		return fail(err, errlen, -errno, "signalfd");
+	loop_watch(&vm->loop, &vm->signal_watch, vm->signal_fd, vm->signal_buf,
+		   sizeof(vm->signal_buf), signal_read);
+	return 0;
+}
+
+enum vm_stop vm_run(struct vm *vm)
+{
+	int ret = loop_start(&vm->loop);
+	if (ret) {
+		vm_request_stop(vm, VM_FAILURE, "cannot start the event loop thread");
+		return vm->stop;
+	}
+	if (vm->has_console_in)
+		console_start(&vm->console);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			vm_request_stop(vm, VM_FAILURE, "cannot start a vCPU thread");
+			break;
+		}
+	}
+
+	pthread_mutex_lock(&vm->stop_lock);
+	while (vm->stop == VM_RUNNING)
+		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	pthread_mutex_unlock(&vm->stop_lock);
+
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_stop(&vm->vcpus[i]);
+	loop_stop(&vm->loop);
+	uart_flush(&vm->uart);
+	return vm->stop;
+}
+
+void vm_print_stats(const struct vm *vm)
+{
+	double start_ms = (double)(vm->t_first_run.tv_sec - vm->t_main.tv_sec) * 1e3 +
+			  (double)(vm->t_first_run.tv_nsec - vm->t_main.tv_nsec) / 1e6;
+	fprintf(stderr, "kestrel: stats: boot format %s\n", vm->boot_format ? vm->boot_format : "-");
+	fprintf(stderr, "kestrel: stats: main() to first KVM_RUN %.3f ms\n", start_ms);
+	fprintf(stderr, "kestrel: stats: console bytes from guest %llu\n",
+		(unsigned long long)vm->uart.tx_bytes);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->has_console_in)
+		console_restore(&vm->console);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].vm)
+			vcpu_destroy(&vm->vcpus[i]);
+	if (vm->loop.kick_fd > 0)
+		loop_destroy(&vm->loop);
+	uart_destroy(&vm->uart);
+	gm_destroy(&vm->mem);
+	free(vm->cpuid);
+	int fds[] = {vm->signal_fd, vm->uart_irq_fd, vm->io_delay_fd, vm->vm_fd, vm->kvm_fd};
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_cond_destroy(&vm->stop_cond);
+}

@@ -1,0 +1,94 @@
+/*
+ * One virtual machine: the KVM objects, guest memory, the buses, the event
+ * loop, the devices and the vCPUs, created explicitly in vm_create() (no
+ * hidden registration). vm_run() blocks the main thread until the guest
+ * stops and returns why.
+ */
+#ifndef KESTREL_VM_H
+#define KESTREL_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "devices/console.h"
+#include "devices/power.h"
+#include "devices/pvpanic.h"
+#include "devices/uart.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+#include "vmm/loop.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm_ctl.h"
+
+struct vm_files {
+	const uint8_t *kernel;
+	size_t kernel_len;
+	const uint8_t *initrd;
+	size_t initrd_len;
+	int console_out; /* -1 for none */
+	int console_in;  /* -1 for none */
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct loop loop;
+	struct kvm_cpuid2 *cpuid;
+	size_t run_size;
+	struct vcpu vcpus[CONFIG_MAX_CPUS];
+	unsigned int ncpus;
+
+	struct vm_ctl ctl;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	enum vm_stop stop; /* under stop_lock; read atomically by vCPUs */
+	char stop_msg[256];
+
+	struct uart uart;
+	int uart_irq_fd;
+	struct pvpanic pvpanic;
+	struct power power;
+	struct console console;
+	bool has_console_in;
+	int signal_fd;
+	struct loop_watch signal_watch;
+	uint8_t signal_buf[128];
+	int io_delay_fd;
+
+	const char *boot_format;
+	struct timespec t_main;       /* main() entered */
+	struct timespec t_first_run;  /* BSP's first KVM_RUN */
+};
+
+enum vm_error_kind {
+	VM_ERR_CONFIG,  /* the user's input is wrong: exit 2 */
+	VM_ERR_RUNTIME, /* the host failed: exit 1 */
+};
+
+/*
+ * Builds everything up to the point where vCPUs can run. On failure returns
+ * -errno, with a message in err and whether it is the user's or the host's fault.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,
+	      char *err, size_t errlen, enum vm_error_kind *kind);
+
+/* Runs until the guest stops; returns why (message in vm->stop_msg). */
+enum vm_stop vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/* Any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *msg);
+bool vm_stopping(const struct vm *vm);
+
+/* Prints device counters on stderr (--stats). */
+void vm_print_stats(const struct vm *vm);
+
+#endif
