@@ -17,6 +17,7 @@
 #define LAYOUT_ACPI 0xE0000ull        /* RSDP first, then the tables; up to 1 MiB */
 #define LAYOUT_ACPI_SIZE 0x20000ull
 #define LAYOUT_HIMEM 0x100000ull
+#define LAYOUT_RESET_VECTOR 0xFFFF0ull /* F000:FFF0, where a BIOS reboot jumps */
 
 /* Platform MMIO between the end of low RAM (3 GiB) and the IOAPIC. */
 #define LAYOUT_PVPANIC 0xD1000000ull

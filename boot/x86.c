@@ -34,6 +34,18 @@ int x86_setup_memory(const struct guest_mem *gm, const struct linux_entry *entry
 	if (gm_write(gm, LAYOUT_GDT, gdt_bytes, sizeof(gdt_bytes)))
 		return -EFAULT;
 
+	/*
+	 * Linux's default reboot on this platform goes "through the BIOS": back
+	 * to real mode and a jump to the reset vector. Like firmware, we keep
+	 * code there; ours writes the ACPI reset register (real mode):
+	 *   mov al, RESET_VALUE; mov dx, PORT_ACPI_RESET; out dx, al; 1: hlt; jmp 1b
+	 */
+	const uint8_t reset_stub[] = {0xB0, ACPI_RESET_VALUE,
+				      0xBA, PORT_ACPI_RESET & 0xFF, PORT_ACPI_RESET >> 8,
+				      0xEE, 0xF4, 0xEB, 0xFD};
+	if (gm_write(gm, LAYOUT_RESET_VECTOR, reset_stub, sizeof(reset_stub)))
+		return -EFAULT;
+
 	uint8_t pml4[4096] = {0}, pdpt[4096] = {0}, pd[4 * 4096];
 	put_le64(pml4, LAYOUT_PDPT | PTE_P | PTE_RW);
 	for (unsigned i = 0; i < 4; i++)

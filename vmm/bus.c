@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/log.h"
+
 int bus_map(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops, void *dev)
 {
 	if (len == 0 || base + len < base)
@@ -45,6 +47,8 @@ bool bus_access(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t le
 {
 	const struct bus_range *r = bus_find(bus, addr);
 	if (!r || len > r->len - (addr - r->base)) {
+		log_debug("unmapped %s of %u bytes at 0x%llx", is_write ? "write" : "read", len,
+			  (unsigned long long)addr);
 		if (!is_write)
 			memset(data, 0xff, len);
 		return false;
