@@ -1,0 +1,136 @@
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/console.h"
+#include "devices/uart.h"
+
+static struct uart u;
+static int irq, out[2];
+
+static void setup(void)
+{
+	irq = eventfd(0, EFD_NONBLOCK);
+	cr_assert_eq(pipe2(out, O_NONBLOCK), 0);
+	uart_init(&u, irq, out[1]);
+}
+
+static void teardown(void)
+{
+	uart_destroy(&u);
+	close(irq);
+	close(out[0]);
+	close(out[1]);
+}
+
+TestSuite(uart, .init = setup, .fini = teardown);
+
+static uint8_t rd(unsigned reg)
+{
+	uint8_t v;
+	uart_bus_ops.read(&u, reg, &v, 1);
+	return v;
+}
+
+static void wr(unsigned reg, uint8_t v)
+{
+	uart_bus_ops.write(&u, reg, &v, 1);
+}
+
+static uint64_t irqs(void)
+{
+	uint64_t n = 0;
+	if (read(irq, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return n;
+}
+
+Test(uart, ier_reads_back_and_scratch_works)
+{
+	wr(1, 0x00);
+	cr_assert_eq(rd(1), 0x00);
+	wr(1, 0x0F);
+	cr_assert_eq(rd(1), 0x0F);
+	wr(7, 0xA5);
+	cr_assert_eq(rd(7), 0xA5);
+}
+
+Test(uart, loopback_mirrors_modem_lines_and_data)
+{
+	/* What Linux's 8250 probe checks: MCR loop|RTS|OUT2 reads MSR 0x90. */
+	wr(4, 0x1A);
+	cr_assert_eq(rd(6) & 0xF0, 0x90);
+	wr(0, 'Z');
+	cr_assert(rd(5) & 0x01, "looped byte is received");
+	cr_assert_eq(rd(0), 'Z');
+	char buf[4];
+	cr_assert_lt(read(out[0], buf, sizeof(buf)), 1, "nothing left the UART");
+}
+
+Test(uart, divisor_latch)
+{
+	wr(3, 0x80);
+	wr(0, 0x01);
+	wr(1, 0x00);
+	cr_assert_eq(rd(0), 0x01);
+	wr(3, 0x03);
+	cr_assert_eq(rd(1), 0x00, "IER, not DLM");
+}
+
+Test(uart, output_is_flushed_on_newline)
+{
+	wr(0, 'h');
+	wr(0, 'i');
+	char buf[8] = {0};
+	cr_assert_lt(read(out[0], buf, sizeof(buf)), 1, "buffered until a line ends");
+	wr(0, '\n');
+	cr_assert_eq(read(out[0], buf, sizeof(buf)), 3);
+	cr_assert_str_eq(buf, "hi\n");
+}
+
+Test(uart, rx_interrupt_and_iir)
+{
+	cr_assert_eq(rd(2) & 0x0F, 0x01, "no interrupt");
+	wr(1, 0x01); /* RX interrupt */
+	irqs();
+	const uint8_t in[] = "ab";
+	cr_assert_eq(uart_rx_push(&u, in, 2), 2);
+	cr_assert_eq(irqs(), 1, "one edge for new data");
+	cr_assert_eq(rd(2) & 0x0F, 0x04);
+	cr_assert_eq(rd(0), 'a');
+	cr_assert_eq(rd(0), 'b');
+	cr_assert_eq(rd(5) & 0x01, 0, "data ready clears");
+	cr_assert_eq(rd(2) & 0x0F, 0x01);
+}
+
+Test(uart, thre_interrupt_on_enable_and_ack_on_iir_read)
+{
+	irqs();
+	wr(1, 0x02);
+	cr_assert_eq(irqs(), 1);
+	cr_assert_eq(rd(2) & 0x0F, 0x02);
+	cr_assert_eq(rd(2) & 0x0F, 0x01, "reading IIR acknowledged THRE");
+}
+
+Test(uart, rx_buffer_bounds)
+{
+	static uint8_t big[UART_RX_SIZE + 100];
+	cr_assert_eq(uart_rx_push(&u, big, sizeof(big)), UART_RX_SIZE);
+	cr_assert_eq(uart_rx_push(&u, big, 1), 0);
+}
+
+Test(console, escape_sequences)
+{
+	bool esc = false, quit = false;
+	uint8_t a[] = {'l', 's', 0x01, 0x01, '\r'};
+	cr_assert_eq(console_filter(&esc, a, sizeof(a), &quit), 4);
+	cr_assert_eq(a[2], 0x01, "Ctrl-A Ctrl-A sends one Ctrl-A");
+	cr_assert_not(quit);
+	uint8_t b[] = {'x', 0x01};
+	cr_assert_eq(console_filter(&esc, b, sizeof(b), &quit), 1);
+	cr_assert(esc, "escape pending across reads");
+	uint8_t c[] = {'x', 'y'};
+	cr_assert_eq(console_filter(&esc, c, sizeof(c), &quit), 0);
+	cr_assert(quit);
+}
