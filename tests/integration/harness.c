@@ -1,0 +1,125 @@
+#include "tests/integration/harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *kestrel_bin(void)
+{
+	const char *b = getenv("KESTREL_BIN");
+	return b ? b : "build/kestrel";
+}
+
+const char *guest_file(const char *name)
+{
+	static char path[4][1024];
+	static unsigned slot;
+	char *p = path[slot++ % 4];
+	const char *dir = getenv("KESTREL_GUEST_DIR");
+	if (dir) {
+		snprintf(p, 1024, "%s/%s", dir, name);
+	} else {
+		const char *cache = getenv("KESTREL_CACHE");
+		if (cache)
+			snprintf(p, 1024, "%s/guest/%s", cache, name);
+		else
+			snprintf(p, 1024, "%s/.cache/kestrel/guest/%s", getenv("HOME"), name);
+	}
+	return p;
+}
+
+const char *scratch_path(const char *name)
+{
+	static char paths[4][1024];
+	static unsigned slot;
+	char *path = paths[slot++ % 4];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, 1024, "%s/kestrel-test-%d-%s", tmp ? tmp : "/tmp", getpid(), name);
+	return path;
+}
+
+struct run run_kestrel(const char *const *args, unsigned int timeout_s)
+{
+	struct run r = {.status = -1};
+	char outpath[1100];
+	snprintf(outpath, sizeof(outpath), "%s", scratch_path("output"));
+	int fd = open(outpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "harness: %s: %s\n", outpath, strerror(errno));
+		abort();
+	}
+	const char *argv[64];
+	unsigned n = 0;
+	argv[n++] = kestrel_bin();
+	for (; *args && n < 63; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int wstatus;
+	for (;;) {
+		pid_t w = waitpid(pid, &wstatus, WNOHANG);
+		if (w == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &wstatus, 0);
+			r.timed_out = true;
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	if (!r.timed_out)
+		r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+
+	struct stat st;
+	fstat(fd, &st);
+	r.out = calloc(1, (size_t)st.st_size + 1);
+	if (pread(fd, r.out, (size_t)st.st_size, 0) < 0)
+		r.out[0] = 0;
+	close(fd);
+	unlink(outpath);
+	return r;
+}
+
+void run_free(struct run *r)
+{
+	free(r->out);
+	r->out = NULL;
+}
+
+const char *guest_value(const struct run *r, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+	for (const char *p = r->out; (p = strstr(p, key)); p += klen) {
+		if ((p != r->out && p[-1] != '\n') || p[klen] != '=')
+			continue;
+		const char *v = p + klen + 1;
+		size_t n = strcspn(v, "\r\n");
+		if (n >= len)
+			n = len - 1;
+		memcpy(buf, v, n);
+		buf[n] = 0;
+		return buf;
+	}
+	return NULL;
+}

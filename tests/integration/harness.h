@@ -1,0 +1,30 @@
+/*
+ * Runs the kestrel binary as a user would and captures what it prints.
+ * Integration tests only: needs a /dev/kvm that boots a stock guest
+ * (directly, or inside tools/rig).
+ */
+#ifndef KESTREL_TEST_HARNESS_H
+#define KESTREL_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct run {
+	int status;     /* exit status, or -1 if killed by the timeout */
+	bool timed_out;
+	char *out;      /* stdout and stderr, interleaved, NUL-terminated */
+};
+
+/* Runs kestrel with args (NULL-terminated), stdin from /dev/null. */
+struct run run_kestrel(const char *const *args, unsigned int timeout_s);
+void run_free(struct run *r);
+
+/* The test guest's files. */
+const char *guest_file(const char *name);
+/* A scratch path under $TMPDIR. */
+const char *scratch_path(const char *name);
+
+/* Value of "KEY=value" printed by the guest, or NULL. */
+const char *guest_value(const struct run *r, const char *key, char *buf, size_t len);
+
+#endif

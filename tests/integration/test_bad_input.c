@@ -1,0 +1,105 @@
+/*
+ * Bad input stops kestrel before the guest starts: exit 2 and a message
+ * naming the problem, and no guest output at all.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+static void expect_refused(const char *const *args, const char *message)
+{
+	struct run r = run_kestrel(args, 120);
+	cr_assert_not(r.timed_out, "%s", r.out);
+	cr_assert_eq(r.status, 2, "exit %d, want 2:\n%s", r.status, r.out);
+	cr_assert(strstr(r.out, message), "message lacks '%s':\n%s", message, r.out);
+	cr_assert_null(strstr(r.out, "KESTREL-GUEST-INIT"), "the guest started:\n%s", r.out);
+	run_free(&r);
+}
+
+Test(bad_input, missing_kernel)
+{
+	const char *a[] = {"--kernel", "/nonexistent/vmlinuz", NULL};
+	expect_refused(a, "kernel '/nonexistent/vmlinuz': No such file or directory");
+}
+
+Test(bad_input, kernel_that_is_a_directory)
+{
+	const char *a[] = {"--kernel", "/", NULL};
+	expect_refused(a, "not a regular file");
+}
+
+Test(bad_input, empty_kernel)
+{
+	const char *path = scratch_path("empty");
+	close(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	const char *a[] = {"--kernel", path, NULL};
+	expect_refused(a, "file is empty");
+	unlink(path);
+}
+
+Test(bad_input, file_that_is_no_kernel)
+{
+	const char *a[] = {"--kernel", "/etc/os-release", NULL};
+	expect_refused(a, "neither a bzImage nor an ELF vmlinux");
+}
+
+Test(bad_input, truncated_bzimage)
+{
+	const char *path = scratch_path("truncated");
+	FILE *in = fopen(guest_file("vmlinuz"), "rb");
+	FILE *out = fopen(path, "wb");
+	cr_assert(in && out);
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof(buf), in);
+	fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+	const char *a[] = {"--kernel", path, NULL};
+	expect_refused(a, "truncated");
+	unlink(path);
+}
+
+Test(bad_input, mem_smaller_than_the_kernel_needs)
+{
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--mem", "64M", NULL};
+	expect_refused(a, "--mem is too small for this kernel");
+}
+
+Test(bad_input, initrd_that_does_not_fit)
+{
+	const char *path = scratch_path("big-initrd");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ftruncate(fd, 200 << 20), 0); /* sparse 200 MiB */
+	close(fd);
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--initrd", path, "--mem", "128M", NULL};
+	expect_refused(a, "does not fit in guest memory");
+	unlink(path);
+}
+
+Test(bad_input, missing_initrd)
+{
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--initrd", "/nonexistent.img", NULL};
+	expect_refused(a, "initrd '/nonexistent.img'");
+}
+
+Test(bad_input, cpus_zero_and_beyond_the_maximum)
+{
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--cpus", "0", NULL};
+	expect_refused(a, "--cpus: 0 is outside 1..32");
+	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--cpus", "33", NULL};
+	expect_refused(b, "--cpus: 33 is outside 1..32");
+}
+
+Test(bad_input, unknown_flag_and_disk)
+{
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--turbo", NULL};
+	expect_refused(a, "unknown option '--turbo'");
+	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", "path=x,if=virtio-blk", NULL};
+	expect_refused(b, "--disk");
+}

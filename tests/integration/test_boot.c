@@ -1,0 +1,140 @@
+/*
+ * Boots Debian's stock kernel in kestrel on real KVM: each kernel format,
+ * one and two vCPUs, power-off, reboot and panic.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/integration/harness.h"
+
+#define BOOT_TIMEOUT 240
+#define MARKER "KESTREL-GUEST-INIT"
+
+/*
+ * What the guest reports. No quotes: the kernel command line does not keep
+ * them. The patterns match the kernel's "ACPI Error", "ACPI BIOS Error" and
+ * "ACPI Warning" lines, and the brackets keep them from matching their own
+ * text, which the kernel logs too (as init's arguments).
+ */
+#define REPORT                                                                              \
+	"echo CPUS=$(grep -c ^processor /proc/cpuinfo); "                                   \
+	"echo ACPI_ERRORS=$(dmesg | grep -c -e ACPI.[E]rror -e ACPI.BIOS.[E]rror -e ACPI.[W]arning); " \
+	"echo PVPANIC=$(ls /sys/bus/platform/drivers/pvpanic-mmio | grep -c QEMU0001); "     \
+	"echo TTYS0_IRQ=$(grep -c ttyS0 /proc/interrupts)"
+
+static void boot_and_check(const char *kernel, const char *cpus, const char *entry,
+			   const char *expect_format)
+{
+	char cmdline[1024];
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 quiet -- %s", REPORT);
+	const char *args[16] = {"--kernel", guest_file(kernel), "--initrd", guest_file("initrd.img"),
+				"--cpus", cpus, "--cmdline", cmdline, "--stats"};
+	unsigned n = 9;
+	if (entry) {
+		args[n++] = "--boot-entry";
+		args[n++] = entry;
+	}
+	args[n] = NULL;
+	struct run r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_not(r.timed_out, "guest did not power off in %ds:\n%s", BOOT_TIMEOUT, r.out);
+	cr_assert(strstr(r.out, MARKER), "no init marker:\n%s", r.out);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
+	cr_assert(strstr(r.out, "kestrel: guest powered off"), "%s", r.out);
+	cr_assert(strstr(r.out, expect_format), "boot format '%s' not used:\n%s", expect_format, r.out);
+
+	char v[32];
+	cr_assert_not_null(guest_value(&r, "CPUS", v, sizeof(v)), "%s", r.out);
+	cr_assert_str_eq(v, cpus, "guest sees %s CPUs, want %s", v, cpus);
+	cr_assert_not_null(guest_value(&r, "ACPI_ERRORS", v, sizeof(v)), "%s", r.out);
+	cr_assert_str_eq(v, "0", "ACPI errors or warnings in the guest log:\n%s", r.out);
+	cr_assert_not_null(guest_value(&r, "PVPANIC", v, sizeof(v)), "%s", r.out);
+	cr_assert_str_eq(v, "1", "pvpanic-mmio did not bind QEMU0001:\n%s", r.out);
+	cr_assert_not_null(guest_value(&r, "TTYS0_IRQ", v, sizeof(v)), "%s", r.out);
+	cr_assert_str_eq(v, "1", "ttyS0 has no interrupt line:\n%s", r.out);
+	run_free(&r);
+}
+
+Test(boot, bzimage_1cpu, .timeout = BOOT_TIMEOUT + 30)
+{
+	boot_and_check("vmlinuz", "1", NULL, "boot format bzImage");
+}
+
+Test(boot, bzimage_2cpus, .timeout = BOOT_TIMEOUT + 30)
+{
+	boot_and_check("vmlinuz", "2", NULL, "boot format bzImage");
+}
+
+Test(boot, vmlinux_pvh_1cpu, .timeout = BOOT_TIMEOUT + 30)
+{
+	boot_and_check("vmlinux", "1", NULL, "PVH entry");
+}
+
+Test(boot, vmlinux_pvh_2cpus, .timeout = BOOT_TIMEOUT + 30)
+{
+	boot_and_check("vmlinux", "2", NULL, "PVH entry");
+}
+
+Test(boot, vmlinux_64bit_entry_1cpu, .timeout = BOOT_TIMEOUT + 30)
+{
+	boot_and_check("vmlinux", "1", "linux64", "64-bit entry");
+}
+
+Test(boot, vmlinux_64bit_entry_2cpus, .timeout = BOOT_TIMEOUT + 30)
+{
+	boot_and_check("vmlinux", "2", "linux64", "64-bit entry");
+}
+
+static struct run boot_cmd(const char *cmd)
+{
+	char cmdline[512];
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 quiet -- %s", cmd);
+	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
+			      "--cmdline", cmdline, NULL};
+	return run_kestrel(args, BOOT_TIMEOUT);
+}
+
+Test(boot, reboot_exits_zero_with_a_message, .timeout = BOOT_TIMEOUT + 30)
+{
+	struct run r = boot_cmd("reboot -f");
+	cr_assert_not(r.timed_out, "reboot hung:\n%s", r.out);
+	cr_assert(strstr(r.out, MARKER), "%s", r.out);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
+	cr_assert(strstr(r.out, "guest requested a reboot"), "%s", r.out);
+	run_free(&r);
+}
+
+Test(boot, panic_exits_nonzero_with_a_message, .timeout = BOOT_TIMEOUT + 30)
+{
+	/* panic=-1 would reboot at once; pvpanic must win that race. */
+	struct run r = boot_cmd("echo c > /proc/sysrq-trigger");
+	cr_assert_not(r.timed_out, "panic hung:\n%s", r.out);
+	cr_assert(strstr(r.out, MARKER), "%s", r.out);
+	cr_assert_eq(r.status, 1, "exit %d:\n%s", r.status, r.out);
+	cr_assert(strstr(r.out, "guest panicked"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "guest requested a reboot"), "%s", r.out);
+	run_free(&r);
+}
+
+Test(boot, console_output_goes_to_a_file, .timeout = BOOT_TIMEOUT + 30)
+{
+	const char *path = scratch_path("console.log");
+	char console[1100];
+	snprintf(console, sizeof(console), "%s", path);
+	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
+			      "--console", console, "--cmdline",
+			      "console=ttyS0 panic=-1 quiet -- echo FILE_CONSOLE_OK", NULL};
+	struct run r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert_null(strstr(r.out, MARKER), "guest output leaked to stdout");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	remove(path);
+	cr_assert(strstr(buf, MARKER), "%s", buf);
+	cr_assert(strstr(buf, "FILE_CONSOLE_OK"), "%s", buf);
+	run_free(&r);
+}
