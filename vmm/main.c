@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 
 	enum vm_error_kind kind;
 	int ret = vm_create(&vm, &cfg, &files, err, sizeof(err), &kind);
-	vm.t_main = t_main;
+	vm.t_main = t_main; /* after vm_create, which zeroes vm */
 	if (ret) {
 		log_err("%s", err);
 		vm_destroy(&vm);

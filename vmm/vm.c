@@ -260,6 +260,20 @@ static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+static void phase_done(struct vm *vm, const char *name)
+{
+	if (vm->nphases < sizeof(vm->phases) / sizeof(vm->phases[0])) {
+		vm->phases[vm->nphases].name = name;
+		clock_gettime(CLOCK_MONOTONIC, &vm->phases[vm->nphases].end);
+		vm->nphases++;
+	}
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,
 	      char *err, size_t errlen, enum vm_error_kind *kind)
 {
@@ -275,14 +289,17 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	int ret = create_kvm_vm(vm, err, errlen);
 	if (ret)
 		return ret;
+	phase_done(vm, "KVM VM and irqchip");
 	if ((ret = setup_memory(vm, err, errlen)))
 		return ret;
+	phase_done(vm, "guest memory");
 	if ((ret = loop_init(&vm->loop, 256)))
 		return fail(err, errlen, ret, "io_uring setup");
 	if ((ret = setup_devices(vm, files, err, errlen)))
 		return ret;
 	if ((ret = setup_acpi(vm, err, errlen)))
 		return ret;
+	phase_done(vm, "event loop, devices, ACPI");
 
 	struct linux_image img = {
 		.kernel = files->kernel, .kernel_len = files->kernel_len,
@@ -296,6 +313,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 		return ret;
 	}
 	vm->boot_format = entry.format;
+	phase_done(vm, "kernel and initrd loaded");
 	if ((ret = x86_setup_memory(&vm->mem, &entry)))
 		return fail(err, errlen, ret, "writing page tables");
 
@@ -306,6 +324,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	}
 	if ((ret = x86_setup_boot_cpu(vm->vcpus[0].fd, &entry)))
 		return fail(err, errlen, ret, "setting boot CPU registers");
+	phase_done(vm, "vCPUs");
 
 	/* SIGINT, SIGTERM and SIGHUP become a clean stop, read on the loop. */
 	sigset_t set;
@@ -352,10 +371,15 @@ enum vm_stop vm_run(struct vm *vm)
 
 void vm_print_stats(const struct vm *vm)
 {
-	double start_ms = (double)(vm->t_first_run.tv_sec - vm->t_main.tv_sec) * 1e3 +
-			  (double)(vm->t_first_run.tv_nsec - vm->t_main.tv_nsec) / 1e6;
 	fprintf(stderr, "kestrel: stats: boot format %s\n", vm->boot_format ? vm->boot_format : "-");
-	fprintf(stderr, "kestrel: stats: main() to first KVM_RUN %.3f ms\n", start_ms);
+	fprintf(stderr, "kestrel: stats: main() to first KVM_RUN %.3f ms\n",
+		ms_between(&vm->t_main, &vm->t_first_run));
+	const struct timespec *prev = &vm->t_main;
+	for (unsigned i = 0; i < vm->nphases; i++) {
+		fprintf(stderr, "kestrel: stats:   %-28s %8.3f ms\n", vm->phases[i].name,
+			ms_between(prev, &vm->phases[i].end));
+		prev = &vm->phases[i].end;
+	}
 	fprintf(stderr, "kestrel: stats: console bytes from guest %llu\n",
 		(unsigned long long)vm->uart.tx_bytes);
 }

@@ -65,6 +65,12 @@ struct vm {
 	const char *boot_format;
 	struct timespec t_main;       /* main() entered */
 	struct timespec t_first_run;  /* BSP's first KVM_RUN */
+	/* Where start-up time goes, for --stats: name and end time of each phase. */
+	struct {
+		const char *name;
+		struct timespec end;
+	} phases[8];
+	unsigned int nphases;
 };
 
 enum vm_error_kind {
