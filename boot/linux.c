@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "boot/bytes.h"
 #include "boot/bzimage.h"
@@ -31,6 +32,30 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* Copies len bytes at file offset off into guest memory at gpa. */
+static int copy_in(const struct guest_mem *gm, uint64_t gpa, const uint8_t *buf, int fd,
+		   uint64_t off, size_t len)
+{
+	uint8_t *dst = gm_ptr(gm, gpa, len);
+	if (!dst)
+		return -EFAULT;
+	if (fd < 0) {
+		memcpy(dst, buf + off, len);
+		return 0;
+	}
+	while (len) {
+		ssize_t n = pread(fd, dst, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		dst += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 unsigned int linux_e820(const struct guest_mem *gm, struct e820_entry *e, unsigned int max)
@@ -76,7 +101,7 @@ static int put_initrd(const struct guest_mem *gm, const struct linux_image *img,
 		      char *err, size_t errlen)
 {
 	*addr = 0;
-	if (!img->initrd)
+	if (!img->initrd_len)
 		return 0;
 	uint64_t top = gm_low_end(gm);
 	if (addr_max + 1 < top)
@@ -89,9 +114,21 @@ static int put_initrd(const struct guest_mem *gm, const struct linux_image *img,
 			    (unsigned long long)(top > kernel_end ? (top - kernel_end) / MiB : 0),
 			    (unsigned long long)(top / MiB));
 	*addr = (top - img->initrd_len) & ~0xFFFull;
-	if (gm_write(gm, *addr, img->initrd, img->initrd_len))
-		return -EFAULT;
+	int ret = copy_in(gm, *addr, img->initrd, img->initrd_fd, 0, img->initrd_len);
+	if (ret)
+		return fail(err, errlen, "initrd: reading it failed: %s", strerror(-ret));
 	return 0;
+}
+
+/* The command line (at most cmdline_max bytes), then the initrd above kernel_end. */
+static int put_cmdline_and_initrd(const struct guest_mem *gm, const struct linux_image *img,
+				  uint64_t cmdline_max, uint64_t initrd_addr_max,
+				  uint64_t kernel_end, uint64_t *initrd, char *err, size_t errlen)
+{
+	int ret = put_cmdline(gm, img->cmdline, cmdline_max, err, errlen);
+	if (ret)
+		return ret;
+	return put_initrd(gm, img, initrd_addr_max, kernel_end, initrd, err, errlen);
 }
 
 static void fill_boot_params(uint8_t *bp, const struct guest_mem *gm, uint64_t rsdp,
@@ -126,14 +163,13 @@ static int load_bzimage(const struct guest_mem *gm, const struct linux_image *im
 			    "(load address %llu MiB + init_size %u MiB)",
 			    (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(load / MiB),
 			    bz.init_size / MiB);
-	if (gm_write(gm, load, img->kernel + bz.kernel_offset, bz.kernel_size))
-		return -EFAULT;
-
-	int ret = put_cmdline(gm, img->cmdline, bz.cmdline_size, err, errlen);
+	int ret = copy_in(gm, load, img->kernel, img->kernel_fd, bz.kernel_offset, bz.kernel_size);
 	if (ret)
-		return ret;
+		return fail(err, errlen, "kernel: reading it failed: %s", strerror(-ret));
+
 	uint64_t initrd;
-	ret = put_initrd(gm, img, bz.initrd_addr_max, need, &initrd, err, errlen);
+	ret = put_cmdline_and_initrd(gm, img, bz.cmdline_size, bz.initrd_addr_max, need, &initrd,
+				     err, errlen);
 	if (ret)
 		return ret;
 
@@ -158,8 +194,10 @@ static int load_elf_segments(const struct guest_mem *gm, const struct linux_imag
 				    "--mem is too small for this kernel: a segment needs guest memory "
 				    "up to %llu MiB",
 				    (unsigned long long)((s->paddr + s->memsz + MiB - 1) / MiB));
-		memcpy(dst, img->kernel + s->offset, s->filesz);
-		memset(dst + s->filesz, 0, s->memsz - s->filesz);
+		int ret = copy_in(gm, s->paddr, img->kernel, img->kernel_fd, s->offset, s->filesz);
+		if (ret)
+			return fail(err, errlen, "kernel: reading it failed: %s", strerror(-ret));
+		/* Fresh guest memory is already zero: bss needs no memset (and no RSS). */
 	}
 	return 0;
 }
@@ -169,9 +207,8 @@ static int load_pvh(const struct guest_mem *gm, const struct linux_image *img,
 		    char *err, size_t errlen)
 {
 	uint64_t initrd;
-	int ret = put_cmdline(gm, img->cmdline, LAYOUT_CMDLINE_MAX - 1, err, errlen);
-	if (!ret)
-		ret = put_initrd(gm, img, 0xFFFFFFFFull, k->load_end, &initrd, err, errlen);
+	int ret = put_cmdline_and_initrd(gm, img, LAYOUT_CMDLINE_MAX - 1, 0xFFFFFFFFull, k->load_end,
+					 &initrd, err, errlen);
 	if (ret)
 		return ret;
 
@@ -184,7 +221,7 @@ static int load_pvh(const struct guest_mem *gm, const struct linux_image *img,
 		n = (sizeof(page) - (PVH_MEMMAP - LAYOUT_START_INFO)) / 24;
 	put_le32(si + 0, PVH_MAGIC);
 	put_le32(si + 4, 1); /* version 1: has the memory map */
-	put_le32(si + 12, img->initrd ? 1 : 0);
+	put_le32(si + 12, img->initrd_len ? 1 : 0);
 	put_le64(si + 16, PVH_MODLIST);
 	put_le64(si + 24, LAYOUT_CMDLINE);
 	put_le64(si + 32, rsdp);
@@ -209,9 +246,8 @@ static int load_elf64(const struct guest_mem *gm, const struct linux_image *img,
 		      char *err, size_t errlen)
 {
 	uint64_t initrd;
-	int ret = put_cmdline(gm, img->cmdline, LAYOUT_CMDLINE_MAX - 1, err, errlen);
-	if (!ret)
-		ret = put_initrd(gm, img, 0x7FFFFFFFull, k->load_end, &initrd, err, errlen);
+	int ret = put_cmdline_and_initrd(gm, img, LAYOUT_CMDLINE_MAX - 1, 0x7FFFFFFFull, k->load_end,
+					 &initrd, err, errlen);
 	if (ret)
 		return ret;
 

@@ -25,11 +25,19 @@ struct linux_entry {
 	const char *format; /* "bzImage", "ELF vmlinux (PVH)", "ELF vmlinux (64-bit)" */
 };
 
+/*
+ * The kernel is parsed from memory (a mapping of its file: only the header
+ * pages are ever touched); bulk data is read from the file descriptors
+ * straight into guest memory, so file pages never count in the monitor's
+ * resident memory. A descriptor of -1 means "copy from the buffer" (tests).
+ */
 struct linux_image {
 	const uint8_t *kernel;
 	size_t kernel_len;
-	const uint8_t *initrd; /* may be NULL */
-	size_t initrd_len;
+	int kernel_fd;
+	const uint8_t *initrd; /* may be NULL when initrd_fd is used */
+	size_t initrd_len;     /* 0: no initrd */
+	int initrd_fd;
 	const char *cmdline;
 	enum boot_entry entry;
 };

@@ -2,6 +2,7 @@
  * kestrel: command line → config → VM → exit status. The only place that exits.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,45 +22,52 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
-struct mapped_file {
-	const uint8_t *data;
+struct input_file {
+	int fd;
 	size_t len;
+	const uint8_t *map; /* only for the kernel, whose headers are parsed */
 };
 
-/* Maps a whole regular file read-only; a message names the file on failure. */
-static int map_file(const char *what, const char *path, struct mapped_file *f)
+/*
+ * Opens a non-empty regular file (and maps it when map is set); a message
+ * names the file and the problem on failure.
+ */
+static int open_input(const char *what, const char *path, bool map, struct input_file *f)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
 		log_err("%s '%s': %s", what, path, strerror(errno));
 		return -1;
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		log_err("%s '%s': not a regular file", what, path);
-		close(fd);
 		return -1;
 	}
 	if (st.st_size == 0) {
 		log_err("%s '%s': file is empty", what, path);
-		close(fd);
 		return -1;
 	}
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		log_err("%s '%s': %s", what, path, strerror(errno));
-		return -1;
-	}
-	f->data = p;
 	f->len = (size_t)st.st_size;
+	if (map) {
+		void *p = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, f->fd, 0);
+		if (p == MAP_FAILED) {
+			log_err("%s '%s': %s", what, path, strerror(errno));
+			return -1;
+		}
+		f->map = p;
+	}
 	return 0;
 }
 
-static void unmap_file(struct mapped_file *f)
+static void close_input(struct input_file *f)
 {
-	if (f->data)
-		munmap((void *)f->data, f->len);
+	if (f->map)
+		munmap((void *)f->map, f->len);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->map = NULL;
+	f->fd = -1;
 }
 
 int main(int argc, char **argv)
@@ -76,15 +84,15 @@ int main(int argc, char **argv)
 	case CONFIG_OK: break;
 	}
 
-	struct mapped_file kernel = {0}, initrd = {0};
-	if (map_file("kernel", cfg.kernel, &kernel))
+	struct input_file kernel = {.fd = -1}, initrd = {.fd = -1};
+	if (open_input("kernel", cfg.kernel, true, &kernel))
 		return EXIT_USAGE;
-	if (cfg.initrd && map_file("initrd", cfg.initrd, &initrd))
+	if (cfg.initrd && open_input("initrd", cfg.initrd, false, &initrd))
 		return EXIT_USAGE;
 
 	struct vm_files files = {
-		.kernel = kernel.data, .kernel_len = kernel.len,
-		.initrd = initrd.data, .initrd_len = initrd.len,
+		.kernel = kernel.map, .kernel_len = kernel.len, .kernel_fd = kernel.fd,
+		.initrd_fd = initrd.fd, .initrd_len = initrd.len,
 		.console_out = -1, .console_in = -1,
 	};
 	switch (cfg.console) {
@@ -129,8 +137,8 @@ int main(int argc, char **argv)
 		return kind == VM_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	/* The guest image is in guest memory now; the files are no longer needed. */
-	unmap_file(&kernel);
-	unmap_file(&initrd);
+	close_input(&kernel);
+	close_input(&initrd);
 
 	enum vm_stop why = vm_run(&vm);
 	if (vm.has_console_in)

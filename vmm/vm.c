@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -302,8 +303,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	phase_done(vm, "event loop, devices, ACPI");
 
 	struct linux_image img = {
-		.kernel = files->kernel, .kernel_len = files->kernel_len,
-		.initrd = files->initrd, .initrd_len = files->initrd_len,
+		.kernel = files->kernel, .kernel_len = files->kernel_len, .kernel_fd = files->kernel_fd,
+		.initrd = NULL, .initrd_len = files->initrd_len, .initrd_fd = files->initrd_fd,
 		.cmdline = cfg->cmdline, .entry = cfg->boot_entry,
 	};
 	struct linux_entry entry;
@@ -369,6 +370,40 @@ enum vm_stop vm_run(struct vm *vm)
 	return vm->stop;
 }
 
+/* Peak resident memory of this process (VmHWM), in KiB. */
+static long vm_hwm_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	long kib = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* Guest RAM pages that are resident, i.e. that the guest (or we) touched. */
+static uint64_t guest_touched_bytes(const struct guest_mem *gm)
+{
+	uint64_t total = 0;
+	const size_t page = 4096, chunk = 1 << 20;
+	static unsigned char vec[(1 << 20) / 4096];
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		for (uint64_t off = 0; off < r->size; off += chunk) {
+			size_t len = r->size - off < chunk ? r->size - off : chunk;
+			if (mincore(r->host + off, len, vec) < 0)
+				continue;
+			for (size_t p = 0; p < (len + page - 1) / page; p++)
+				total += (vec[p] & 1) ? page : 0;
+		}
+	}
+	return total;
+}
+
 void vm_print_stats(const struct vm *vm)
 {
 	fprintf(stderr, "kestrel: stats: boot format %s\n", vm->boot_format ? vm->boot_format : "-");
@@ -382,6 +417,11 @@ void vm_print_stats(const struct vm *vm)
 	}
 	fprintf(stderr, "kestrel: stats: console bytes from guest %llu\n",
 		(unsigned long long)vm->uart.tx_bytes);
+	long hwm = vm_hwm_kib();
+	uint64_t touched = guest_touched_bytes(&vm->mem) >> 10;
+	fprintf(stderr, "kestrel: stats: peak RSS %ld KiB, guest RAM resident %llu KiB, "
+		"monitor's own %ld KiB\n", hwm, (unsigned long long)touched,
+		hwm - (long)touched);
 }
 
 void vm_destroy(struct vm *vm)

@@ -24,9 +24,10 @@
 #include "vmm/vm_ctl.h"
 
 struct vm_files {
-	const uint8_t *kernel;
+	const uint8_t *kernel; /* mapping, for parsing headers */
 	size_t kernel_len;
-	const uint8_t *initrd;
+	int kernel_fd;         /* bulk reads */
+	int initrd_fd;         /* -1: none */
 	size_t initrd_len;
 	int console_out; /* -1 for none */
 	int console_in;  /* -1 for none */

@@ -52,7 +52,7 @@ Test(boot_linux, bzimage_boot_params_cmdline_initrd_and_entry)
 	uint8_t *k = fake_bzimage(64 * MiB, 8192, &klen);
 	uint8_t initrd[10000];
 	memset(initrd, 0x5A, sizeof(initrd));
-	struct linux_image img = {k, klen, initrd, sizeof(initrd), "console=ttyS0 quiet", BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = k, .kernel_len = klen, .kernel_fd = -1, .initrd = initrd, .initrd_len = sizeof(initrd), .initrd_fd = -1, .cmdline = "console=ttyS0 quiet", .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_eq(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0, "%s", err);
@@ -91,7 +91,7 @@ Test(boot_linux, mem_smaller_than_init_size_is_refused)
 	make_ram(64 * MiB);
 	size_t klen;
 	uint8_t *k = fake_bzimage(0x03F98000, 4096, &klen);
-	struct linux_image img = {k, klen, NULL, 0, "x", BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = k, .kernel_len = klen, .kernel_fd = -1, .initrd = NULL, .initrd_len = 0, .initrd_fd = -1, .cmdline = "x", .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_lt(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0);
@@ -107,7 +107,7 @@ Test(boot_linux, initrd_that_does_not_fit_is_refused)
 	uint8_t *k = fake_bzimage(64 * MiB, 4096, &klen);
 	size_t ilen = 20 * MiB; /* only 16 MiB remain above 16 + 64 MiB */
 	uint8_t *initrd = calloc(1, ilen);
-	struct linux_image img = {k, klen, initrd, ilen, "x", BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = k, .kernel_len = klen, .kernel_fd = -1, .initrd = initrd, .initrd_len = ilen, .initrd_fd = -1, .cmdline = "x", .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_lt(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0);
@@ -125,7 +125,7 @@ Test(boot_linux, cmdline_longer_than_the_kernel_takes_is_refused)
 	char *cmd = malloc(3000);
 	memset(cmd, 'a', 2999);
 	cmd[2999] = 0;
-	struct linux_image img = {k, klen, NULL, 0, cmd, BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = k, .kernel_len = klen, .kernel_fd = -1, .initrd = NULL, .initrd_len = 0, .initrd_fd = -1, .cmdline = cmd, .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_lt(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0);
@@ -139,7 +139,7 @@ Test(boot_linux, not_a_kernel_is_refused)
 	make_ram(256 * MiB);
 	uint8_t junk[4096];
 	memset(junk, 0x42, sizeof(junk));
-	struct linux_image img = {junk, sizeof(junk), NULL, 0, "x", BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = junk, .kernel_len = sizeof(junk), .kernel_fd = -1, .initrd = NULL, .initrd_len = 0, .initrd_fd = -1, .cmdline = "x", .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_lt(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0);
@@ -152,7 +152,7 @@ Test(boot_linux, pvh_start_info_and_entry)
 	size_t klen;
 	uint8_t *k = fake_vmlinux(0x01000850, &klen);
 	uint8_t initrd[5000] = {1, 2, 3};
-	struct linux_image img = {k, klen, initrd, sizeof(initrd), "console=ttyS0", BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = k, .kernel_len = klen, .kernel_fd = -1, .initrd = initrd, .initrd_len = sizeof(initrd), .initrd_fd = -1, .cmdline = "console=ttyS0", .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_eq(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0, "%s", err);
@@ -180,7 +180,7 @@ Test(boot_linux, elf_without_pvh_uses_the_64bit_entry_and_forced_pvh_is_refused)
 	make_ram(256 * MiB);
 	size_t klen;
 	uint8_t *k = fake_vmlinux(0, &klen);
-	struct linux_image img = {k, klen, NULL, 0, "console=ttyS0", BOOT_ENTRY_AUTO};
+	struct linux_image img = {.kernel = k, .kernel_len = klen, .kernel_fd = -1, .initrd = NULL, .initrd_len = 0, .initrd_fd = -1, .cmdline = "console=ttyS0", .entry = BOOT_ENTRY_AUTO};
 	struct linux_entry entry;
 	char err[256] = "";
 	cr_assert_eq(linux_load(&gm, &img, LAYOUT_ACPI, &entry, err, sizeof(err)), 0, "%s", err);
