@@ -35,6 +35,7 @@ struct vm_config {
 	enum console_mode console;
 	const char *console_path;
 	enum boot_entry boot_entry;
+	const char *kernel_cache; /* directory, or NULL */
 	bool stats;
 };
 

@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/bzimage.h"
 #include "vmm/config.h"
 #include "vmm/host.h"
+#include "vmm/kernel_cache.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -89,6 +91,17 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (cfg.initrd && open_input("initrd", cfg.initrd, false, &initrd))
 		return EXIT_USAGE;
+	if (cfg.kernel_cache && bzimage_probe(kernel.map, kernel.len)) {
+		char cached[4096];
+		if (kernel_cache_get(cfg.kernel_cache, kernel.fd, kernel.map, kernel.len, cached,
+				     sizeof(cached), err, sizeof(err))) {
+			log_err("%s", err);
+			return EXIT_USAGE;
+		}
+		close_input(&kernel);
+		if (open_input("cached kernel", cached, true, &kernel))
+			return EXIT_USAGE;
+	}
 
 	struct vm_files files = {
 		.kernel = kernel.map, .kernel_len = kernel.len, .kernel_fd = kernel.fd,

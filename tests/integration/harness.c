@@ -45,6 +45,21 @@ const char *scratch_path(const char *name)
 	return path;
 }
 
+/*
+ * Appends each thread's state and kernel wait channel to the captured
+ * output, so a timed-out run says where kestrel was stuck.
+ */
+static void describe_threads(pid_t pid, const char *outpath)
+{
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd),
+		 "for t in /proc/%d/task/*; do printf 'harness: thread %%s state %%s wchan %%s\\n' "
+		 "\"$(cat $t/comm)\" \"$(cut -d' ' -f3 $t/stat)\" \"$(cat $t/wchan)\"; done >>'%s' 2>/dev/null",
+		 (int)pid, outpath);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: could not describe the threads of %d\n", (int)pid);
+}
+
 struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 {
 	struct run r = {.status = -1};
@@ -81,8 +96,11 @@ struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
+			describe_threads(pid, outpath);
 			kill(pid, SIGKILL);
-			waitpid(pid, &wstatus, 0);
+			/* Bounded: a process stuck in the kernel may not die at once. */
+			for (int i = 0; i < 300 && waitpid(pid, &wstatus, WNOHANG) != pid; i++)
+				usleep(100 * 1000);
 			r.timed_out = true;
 			break;
 		}

@@ -103,3 +103,10 @@ Test(bad_input, unknown_flag_and_disk)
 	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", "path=x,if=virtio-blk", NULL};
 	expect_refused(b, "--disk");
 }
+
+Test(bad_input, kernel_cache_that_cannot_be_created)
+{
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--kernel-cache", "/nonexistent/dir/cache",
+			   NULL};
+	expect_refused(a, "--kernel-cache '/nonexistent/dir/cache': No such file or directory");
+}

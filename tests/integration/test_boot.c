@@ -138,3 +138,50 @@ Test(boot, console_output_goes_to_a_file, .timeout = BOOT_TIMEOUT + 30)
 	cr_assert(strstr(buf, "FILE_CONSOLE_OK"), "%s", buf);
 	run_free(&r);
 }
+
+/* Counts the regular files in dir whose names start with prefix. */
+static int count_files(const char *dir, const char *prefix)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "ls -1 '%s' 2>/dev/null | grep -c '^%s' ", dir, prefix);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+Test(boot, kernel_cache_decompresses_once_then_boots_the_cached_vmlinux,
+     .timeout = 2 * BOOT_TIMEOUT + 60)
+{
+	char dir[1100];
+	snprintf(dir, sizeof(dir), "%s", scratch_path("kernel-cache"));
+	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
+			      "--kernel-cache", dir, "--stats", "--cmdline",
+			      "console=ttyS0 panic=-1 quiet -- echo CACHED_BOOT_OK", NULL};
+	struct run r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "decompressed the kernel once"), "%s", r.out);
+	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
+	cr_assert(strstr(r.out, "CACHED_BOOT_OK"), "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(count_files(dir, "vmlinux-"), 1, "one cache entry");
+
+	/* The cached file is exactly the vmlinux the builder cut from the same bzImage. */
+	char cmd[3400];
+	snprintf(cmd, sizeof(cmd), "cmp -s %s/vmlinux-* '%s'", dir, guest_file("vmlinux"));
+	cr_assert_eq(system(cmd), 0, "cached vmlinux differs from the extracted one");
+
+	r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert_null(strstr(r.out, "decompressed the kernel once"), "decompressed again:\n%s", r.out);
+	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
+	cr_assert(strstr(r.out, "CACHED_BOOT_OK"), "%s", r.out);
+	cr_assert_eq(count_files(dir, "vmlinux-"), 1, "still one entry, no temporaries left");
+	run_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
