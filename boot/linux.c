@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,7 +35,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Copies len bytes at file offset off into guest memory at gpa. */
+/*
+ * Copies len bytes at file offset off into guest memory at gpa. Reads go
+ * through a small bounce buffer rather than straight into guest memory:
+ * some file systems (9p, FUSE) pin the destination pages of a large read
+ * for zero-copy, and pinning huge pages that back a KVM memory slot was seen
+ * to livelock a nested host. The bounce buffer costs one memcpy and keeps
+ * file pages out of the monitor's resident memory all the same.
+ */
 static int copy_in(const struct guest_mem *gm, uint64_t gpa, const uint8_t *buf, int fd,
 		   uint64_t off, size_t len)
 {
@@ -45,17 +53,26 @@ static int copy_in(const struct guest_mem *gm, uint64_t gpa, const uint8_t *buf,
 		memcpy(dst, buf + off, len);
 		return 0;
 	}
+	enum { BOUNCE = 1 << 20 };
+	uint8_t *bounce = malloc(BOUNCE);
+	if (!bounce)
+		return -ENOMEM;
+	int ret = 0;
 	while (len) {
-		ssize_t n = pread(fd, dst, len, (off_t)off);
+		ssize_t n = pread(fd, bounce, len < BOUNCE ? len : BOUNCE, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			break;
+		}
+		memcpy(dst, bounce, (size_t)n);
 		dst += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
-	return 0;
+	free(bounce);
+	return ret;
 }
 
 unsigned int linux_e820(const struct guest_mem *gm, struct e820_entry *e, unsigned int max)
