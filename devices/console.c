@@ -5,9 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/container_of.h"
 #include "vmm/log.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 size_t console_filter(bool *after_escape, uint8_t *buf, size_t len, bool *quit)
 {

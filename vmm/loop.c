@@ -8,9 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "vmm/container_of.h"
 #include "vmm/log.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op)
 {

@@ -17,9 +17,8 @@
 #include "boot/layout.h"
 #include "boot/linux.h"
 #include "boot/x86.h"
+#include "vmm/container_of.h"
 #include "vmm/log.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 __attribute__((format(printf, 4, 5)))
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
