@@ -20,6 +20,8 @@
 #define LAYOUT_RESET_VECTOR 0xFFFF0ull /* F000:FFF0, where a BIOS reboot jumps */
 
 /* Platform MMIO between the end of low RAM (3 GiB) and the IOAPIC. */
+#define LAYOUT_VIRTIO_MMIO 0xD0000000ull /* one 4 KiB window per virtio device */
+#define LAYOUT_VIRTIO_MMIO_STRIDE 0x1000ull
 #define LAYOUT_PVPANIC 0xD1000000ull
 #define LAYOUT_PVPANIC_SIZE 0x2ull
 #define LAYOUT_IOAPIC 0xFEC00000ull
@@ -38,5 +40,7 @@
 
 /* Interrupts (IOAPIC pins = GSIs). */
 #define GSI_COM1 4
+/* virtio-mmio devices, in order; 8 and 9 stay free (the RTC's and ACPI's by convention). */
+#define GSI_VIRTIO_LIST {5, 6, 7, 10, 11, 12, 13, 14}
 
 #endif

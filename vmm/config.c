@@ -50,9 +50,21 @@ void config_usage(void)
 "  --boot-entry E       for an ELF vmlinux: auto (default), pvh, or linux64\n"
 "  --kernel-cache DIR   decompress a bzImage once into DIR and boot the cached\n"
 "                       vmlinux (PVH entry) from then on: faster boots\n"
-"  --disk SPEC          not supported yet\n"
+"  --disk SPEC          attach a raw image or block device (repeatable):\n"
+"                       path=FILE,if=virtio-blk[,cache=MODE][,readonly=on|off]\n"
+"                       [,serial=STR][,queues=N]\n"
 "  --stats              print device counters on stderr at exit\n"
 "  --help, --version\n"
+"\n"
+"Disk cache modes (cache=), as in QEMU:\n"
+"  writeback (default)  host page cache; the guest sees a write cache and flushes it\n"
+"  none                 O_DIRECT; the guest sees a write cache and flushes it\n"
+"  writethrough         every write is on stable storage before it completes\n"
+"  directsync           O_DIRECT, and every write is on stable storage before it completes\n"
+"  unsafe               guest flushes are ignored: a host crash or power loss can\n"
+"                       LOSE DATA THE GUEST WAS TOLD IS SAFE. For scratch disks only.\n"
+"queues= defaults to one per vCPU; a writable image is locked against other\n"
+"kestrel or QEMU processes (readonly=on takes a shared lock).\n"
 "\n"
 "Console: with stdio on a terminal, the terminal is raw and keys go to the\n"
 "guest; type Ctrl-A x to quit, Ctrl-A Ctrl-A to send Ctrl-A.\n"
@@ -156,8 +168,18 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				return fail(errbuf, errlen, "--kernel-cache: empty directory name");
 			cfg->kernel_cache = optarg;
 			break;
-		case OPT_DISK:
-			return fail(errbuf, errlen, "--disk: disks are not supported by this version of kestrel yet");
+		case OPT_DISK: {
+			if (cfg->ndisks == CONFIG_MAX_DISKS)
+				return fail(errbuf, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+			struct disk_config *d = &cfg->disks[cfg->ndisks];
+			if (disk_spec_parse(optarg, d, errbuf, errlen))
+				return CONFIG_ERROR;
+			if (d->iface != DISK_IF_VIRTIO_BLK)
+				return fail(errbuf, errlen, "--disk: if=%s is not supported yet (use virtio-blk)",
+					    disk_iface_name(d->iface));
+			cfg->ndisks++;
+			break;
+		}
 		case OPT_STATS: cfg->stats = true; break;
 		case OPT_HELP:
 			config_usage();
@@ -175,5 +197,9 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		return fail(errbuf, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
 	if (!cfg->kernel)
 		return fail(errbuf, errlen, "--kernel is required (see --help)");
+	/* Like QEMU's virtio-blk-pci num-queues=auto: one queue per vCPU. */
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (!cfg->disks[i].queues)
+			cfg->disks[i].queues = cfg->cpus < DISK_MAX_QUEUES ? cfg->cpus : DISK_MAX_QUEUES;
 	return CONFIG_OK;
 }

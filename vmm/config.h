@@ -9,9 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/disk_spec.h"
+
 #define CONFIG_MAX_CPUS 32 /* one APIC ID byte, and the MADT we build */
 #define CONFIG_MIN_MEM (16ull << 20)
 #define CONFIG_MAX_MEM (1ull << 40)
+#define CONFIG_MAX_DISKS 8 /* each virtio-blk disk takes one of the free IOAPIC pins */
 
 enum console_mode {
 	CONSOLE_STDIO,
@@ -37,6 +40,8 @@ struct vm_config {
 	enum boot_entry boot_entry;
 	const char *kernel_cache; /* directory, or NULL */
 	bool stats;
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned int ndisks;
 };
 
 enum config_result {

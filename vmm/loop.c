@@ -48,6 +48,23 @@ static void run_tasks(struct loop *l)
 	}
 }
 
+void loop_defer(struct loop *l, struct loop_task *task)
+{
+	task->next = l->deferred;
+	l->deferred = task;
+}
+
+static void run_deferred(struct loop *l)
+{
+	/* Deferred work may defer more; it runs in this same pass. */
+	while (l->deferred) {
+		struct loop_task *t = l->deferred;
+		l->deferred = t->next;
+		t->next = NULL;
+		t->fn(t);
+	}
+}
+
 static void kick_done(struct loop_op *op, int res)
 {
 	struct loop *l = container_of(op, struct loop, kick_op);
@@ -123,6 +140,7 @@ static void *loop_thread(void *arg)
 				op->cb(op, res);
 		}
 		io_uring_cq_advance(&l->ring, seen);
+		run_deferred(l);
 	}
 	return NULL;
 }

@@ -47,6 +47,7 @@ struct loop {
 	pthread_mutex_t lock;
 	struct loop_task *tasks; /* under lock, newest first */
 	bool stopping;           /* loop thread only */
+	struct loop_task *deferred; /* loop thread only: run after the current batch */
 	struct loop_task stop_task;
 };
 
@@ -63,6 +64,13 @@ void loop_call(struct loop *l, struct loop_task *task);
 /* Any thread: starts watching fd; reads of len bytes into buf feed w->fn. */
 void loop_watch(struct loop *l, struct loop_watch *w, int fd, void *buf, unsigned int len,
 		void (*fn)(struct loop_watch *w, int res));
+
+/*
+ * Loop thread only: runs task->fn once the completions at hand have all been
+ * handled, before the next submit (e.g. one interrupt for a batch of
+ * completions). A task may be deferred once at a time.
+ */
+void loop_defer(struct loop *l, struct loop_task *task);
 
 /* Loop thread only: an SQE whose completion goes to op->cb. Never NULL. */
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "boot/bzimage.h"
+#include "devices/blk.h"
 #include "vmm/config.h"
 #include "vmm/host.h"
 #include "vmm/kernel_cache.h"
@@ -86,6 +87,15 @@ int main(int argc, char **argv)
 	case CONFIG_OK: break;
 	}
 
+	/* Disks first: a bad image, lock or cache mode stops us before anything else. */
+	static struct blk disks[CONFIG_MAX_DISKS];
+	for (unsigned i = 0; i < cfg.ndisks; i++) {
+		if (blk_open(&disks[i], &cfg.disks[i], err, sizeof(err))) {
+			log_err("%s", err);
+			return EXIT_USAGE;
+		}
+	}
+
 	struct input_file kernel = {.fd = -1}, initrd = {.fd = -1};
 	if (open_input("kernel", cfg.kernel, true, &kernel))
 		return EXIT_USAGE;
@@ -108,6 +118,8 @@ int main(int argc, char **argv)
 		.initrd_fd = initrd.fd, .initrd_len = initrd.len,
 		.console_out = -1, .console_in = -1,
 	};
+	for (unsigned i = 0; i < cfg.ndisks; i++)
+		files.disks[i] = &disks[i];
 	switch (cfg.console) {
 	case CONSOLE_STDIO: files.console_out = STDOUT_FILENO; files.console_in = STDIN_FILENO; break;
 	case CONSOLE_NONE: break;
@@ -169,6 +181,8 @@ int main(int argc, char **argv)
 	default: log_err("runtime failure: %s", vm.stop_msg); status = EXIT_RUNTIME; break;
 	}
 	vm_destroy(&vm);
+	for (unsigned i = 0; i < cfg.ndisks; i++)
+		blk_close(&disks[i]);
 	if (files.console_out > STDERR_FILENO)
 		close(files.console_out);
 	return status;

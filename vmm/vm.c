@@ -18,6 +18,7 @@
 #include "boot/linux.h"
 #include "boot/x86.h"
 #include "vmm/container_of.h"
+#include "vmm/kvm_eventfd.h"
 #include "vmm/log.h"
 
 __attribute__((format(printf, 4, 5)))
@@ -53,6 +54,11 @@ static void ctl_stop(struct vm_ctl *ctl, enum vm_stop reason, const char *msg)
 	vm_request_stop(container_of(ctl, struct vm, ctl), reason, msg);
 }
 
+static bool ctl_stopping(struct vm_ctl *ctl)
+{
+	return vm_stopping(container_of(ctl, struct vm, ctl));
+}
+
 static int kvm_ioctl_retry(int fd, unsigned long req, unsigned long arg)
 {
 	int ret;
@@ -60,42 +66,6 @@ static int kvm_ioctl_retry(int fd, unsigned long req, unsigned long arg)
 		ret = ioctl(fd, req, arg);
 	} while (ret < 0 && errno == EINTR);
 	return ret < 0 ? -errno : ret;
-}
-
-/* An eventfd whose every write pulses GSI `gsi` (edge-triggered). */
-static int add_irqfd(struct vm *vm, unsigned gsi, int *out)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		int ret = -errno;
-		close(fd);
-		return ret;
-	}
-	*out = fd;
-	return 0;
-}
-
-/*
- * An eventfd that KVM signals, instead of exiting to us, when the guest
- * writes `len` bytes to `addr` (port I/O when pio).
- */
-static int add_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, bool pio, int *out)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	struct kvm_ioeventfd io = {.addr = addr, .len = len, .fd = fd,
-				   .flags = pio ? KVM_IOEVENTFD_FLAG_PIO : 0};
-	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
-		int ret = -errno;
-		close(fd);
-		return ret;
-	}
-	*out = fd;
-	return 0;
 }
 
 /*
@@ -205,7 +175,7 @@ static void signal_read(struct loop_watch *w, int res)
 
 static int setup_devices(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
 {
-	int ret = add_irqfd(vm, GSI_COM1, &vm->uart_irq_fd);
+	int ret = kvm_irqfd_new(vm->vm_fd, GSI_COM1, &vm->uart_irq_fd);
 	if (ret)
 		return fail(err, errlen, ret, "irqfd for the UART");
 	uart_init(&vm->uart, vm->uart_irq_fd, files->console_out);
@@ -224,7 +194,7 @@ static int setup_devices(struct vm *vm, const struct vm_files *files, char *err,
 	 * nobody reads (its counter saturates, never blocks), so the vCPU does
 	 * not exit for them.
 	 */
-	ret = add_ioeventfd(vm, 0x80, 1, true, &vm->io_delay_fd);
+	ret = kvm_ioeventfd_new(vm->vm_fd, 0x80, 1, true, false, 0, &vm->io_delay_fd);
 	if (ret)
 		return fail(err, errlen, ret, "ioeventfd for port 0x80");
 
@@ -235,9 +205,39 @@ static int setup_devices(struct vm *vm, const struct vm_files *files, char *err,
 	return 0;
 }
 
+static uint64_t disk_mmio_base(unsigned i)
+{
+	return LAYOUT_VIRTIO_MMIO + i * LAYOUT_VIRTIO_MMIO_STRIDE;
+}
+
+static const unsigned disk_gsi[CONFIG_MAX_DISKS] = GSI_VIRTIO_LIST;
+
+static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < vm->cfg->ndisks; i++) {
+		const struct disk_config *d = &vm->cfg->disks[i];
+		struct blk *b = files->disks[i];
+		vm->disks[i] = b;
+		blk_attach(b, &vm->loop, NULL);
+		int ret = kvm_irqfd_new(vm->vm_fd, disk_gsi[i], &vm->disk_irq_fd[i]);
+		if (ret)
+			return fail(err, errlen, ret, "irqfd for disk %u", i);
+		ret = vblk_init(&vm->vblk[i], b, vm->vm_fd, disk_mmio_base(i), d->queues,
+				vm->disk_irq_fd[i], &vm->loop, &vm->mem, &vm->ctl);
+		vm->ndisks = i + 1;
+		if (ret)
+			return fail(err, errlen, ret, "virtio-blk for disk %u", i);
+		ret = bus_map(&vm->mmio, disk_mmio_base(i), VMMIO_SIZE, &vmmio_bus_ops, &vm->vblk[i].mmio);
+		if (ret)
+			return fail(err, errlen, ret, "mapping disk %u", i);
+		vmmio_start(&vm->vblk[i].mmio);
+	}
+	return 0;
+}
+
 static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 {
-	const struct acpi_device devices[] = {
+	struct acpi_device devices[2 + CONFIG_MAX_DISKS] = {
 		{
 			.name = "COM1", .hid = "PNP0501", .uid = 0, .nres = 2,
 			.res = {{ACPI_RES_IO, PORT_COM1, 8}, {ACPI_RES_IRQ_EDGE, GSI_COM1, 0}},
@@ -247,10 +247,20 @@ static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 			.res = {{ACPI_RES_MEM32, (uint32_t)LAYOUT_PVPANIC, (uint32_t)LAYOUT_PVPANIC_SIZE}},
 		},
 	};
+	unsigned n = 2;
+	/* virtio-mmio devices as Linux's virtio_mmio module binds them from ACPI (LNRO0005). */
+	static const char *const names[CONFIG_MAX_DISKS] = {"VR00", "VR01", "VR02", "VR03",
+							    "VR04", "VR05", "VR06", "VR07"};
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		devices[n++] = (struct acpi_device){
+			.name = names[i], .hid = "LNRO0005", .uid = i, .nres = 2,
+			.res = {{ACPI_RES_MEM32, (uint32_t)disk_mmio_base(i), VMMIO_SIZE},
+				{ACPI_RES_IRQ_EDGE, disk_gsi[i], 0}},
+		};
 	struct acpi_config cfg = {
 		.ncpus = vm->ncpus,
 		.devices = devices,
-		.ndevices = sizeof(devices) / sizeof(devices[0]),
+		.ndevices = n,
 	};
 	uint8_t *dst = gm_ptr(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	struct acpi_layout layout;
@@ -280,8 +290,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->uart_irq_fd = vm->io_delay_fd = -1;
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		vm->disk_irq_fd[i] = -1;
 	vm->ncpus = cfg->cpus;
 	vm->ctl.stop = ctl_stop;
+	vm->ctl.stopping = ctl_stopping;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
 	*kind = VM_ERR_RUNTIME;
@@ -296,6 +309,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	if ((ret = loop_init(&vm->loop, 256)))
 		return fail(err, errlen, ret, "io_uring setup");
 	if ((ret = setup_devices(vm, files, err, errlen)))
+		return ret;
+	if ((ret = setup_disks(vm, files, err, errlen)))
 		return ret;
 	if ((ret = setup_acpi(vm, err, errlen)))
 		return ret;
@@ -416,6 +431,11 @@ void vm_print_stats(const struct vm *vm)
 	}
 	fprintf(stderr, "kestrel: stats: console bytes from guest %llu\n",
 		(unsigned long long)vm->uart.tx_bytes);
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		char label[32];
+		snprintf(label, sizeof(label), "disk%u virtio-blk", i);
+		blk_print_stats(vm->disks[i], label);
+	}
 	long hwm = vm_hwm_kib();
 	uint64_t touched = guest_touched_bytes(&vm->mem) >> 10;
 	fprintf(stderr, "kestrel: stats: peak RSS %ld KiB, guest RAM resident %llu KiB, "
@@ -433,6 +453,11 @@ void vm_destroy(struct vm *vm)
 	if (vm->loop.kick_fd > 0)
 		loop_destroy(&vm->loop);
 	uart_destroy(&vm->uart);
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		vblk_destroy(&vm->vblk[i]);
+		if (vm->disk_irq_fd[i] >= 0)
+			close(vm->disk_irq_fd[i]);
+	}
 	gm_destroy(&vm->mem);
 	free(vm->cpuid);
 	int fds[] = {vm->signal_fd, vm->uart_irq_fd, vm->io_delay_fd, vm->vm_fd, vm->kvm_fd};

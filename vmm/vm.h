@@ -16,6 +16,7 @@
 #include "devices/power.h"
 #include "devices/pvpanic.h"
 #include "devices/uart.h"
+#include "devices/virtio_blk.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/guest_mem.h"
@@ -31,6 +32,7 @@ struct vm_files {
 	size_t initrd_len;
 	int console_out; /* -1 for none */
 	int console_in;  /* -1 for none */
+	struct blk *disks[CONFIG_MAX_DISKS]; /* opened and checked; cfg->disks[i] describes each */
 };
 
 struct vm {
@@ -62,6 +64,10 @@ struct vm {
 	struct loop_watch signal_watch;
 	uint8_t signal_buf[128];
 	int io_delay_fd;
+	struct blk *disks[CONFIG_MAX_DISKS];
+	struct vblk vblk[CONFIG_MAX_DISKS];
+	int disk_irq_fd[CONFIG_MAX_DISKS];
+	unsigned int ndisks;
 
 	const char *boot_format;
 	struct timespec t_main;       /* main() entered */

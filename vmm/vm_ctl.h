@@ -2,6 +2,8 @@
 #ifndef KESTREL_VM_CTL_H
 #define KESTREL_VM_CTL_H
 
+#include <stdbool.h>
+
 enum vm_stop {
 	VM_RUNNING = 0,
 	VM_POWEROFF, /* guest powered off: exit 0 */
@@ -15,6 +17,8 @@ enum vm_stop {
 struct vm_ctl {
 	/* The first request wins; later ones are ignored. msg may be NULL. */
 	void (*stop)(struct vm_ctl *ctl, enum vm_stop reason, const char *msg);
+	/* Whether a stop was requested: a device waiting for the loop gives up then. */
+	bool (*stopping)(struct vm_ctl *ctl);
 };
 
 #endif

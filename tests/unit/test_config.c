@@ -87,7 +87,6 @@ Test(config, errors_name_the_problem)
 	EXPECT_ERROR("--mem: 1M is outside", "--kernel", "k", "--mem", "1M");
 	EXPECT_ERROR("needs a value", "--kernel");
 	EXPECT_ERROR("unexpected argument 'extra'", "--kernel", "k", "extra");
-	EXPECT_ERROR("--disk: disks are not supported", "--kernel", "k", "--disk", "path=x");
 	EXPECT_ERROR("--boot-entry: 'bios'", "--kernel", "k", "--boot-entry", "bios");
 	EXPECT_ERROR("--console: empty", "--kernel", "k", "--console", "");
 }
@@ -100,4 +99,80 @@ Test(config, help_and_version_exit_zero)
 	char err[256];
 	cr_assert_eq(parse(&cfg, err, h), CONFIG_EXIT_OK);
 	cr_assert_eq(parse(&cfg, err, v), CONFIG_EXIT_OK);
+}
+
+Test(config, disk_defaults_and_every_key)
+{
+	const char *const a[] = {"--kernel", "k", "--cpus", "3",
+				 "--disk", "path=/img/a.raw,if=virtio-blk",
+				 "--disk", "if=virtio-blk,path=b,,c.img,cache=none,readonly=on,serial=SN-1,queues=2",
+				 NULL};
+	struct vm_config cfg;
+	char err[256];
+	cr_assert_eq(parse(&cfg, err, a), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.ndisks, 2);
+	const struct disk_config *d = &cfg.disks[0];
+	cr_assert_str_eq(d->path, "/img/a.raw");
+	cr_assert_eq(d->iface, DISK_IF_VIRTIO_BLK);
+	cr_assert_eq(d->cache, BLK_CACHE_WRITEBACK);
+	cr_assert_not(d->readonly);
+	cr_assert_str_eq(d->serial, "");
+	cr_assert_eq(d->queues, 3, "queues default to one per vCPU, also when --cpus comes first");
+	d = &cfg.disks[1];
+	cr_assert_str_eq(d->path, "b,c.img", "',,' is a literal comma");
+	cr_assert_eq(d->cache, BLK_CACHE_NONE);
+	cr_assert(d->readonly);
+	cr_assert_str_eq(d->serial, "SN-1");
+	cr_assert_eq(d->queues, 2);
+}
+
+Test(config, disk_queues_default_follows_a_later_cpus)
+{
+	const char *const a[] = {"--kernel", "k", "--disk", "path=x,if=virtio-blk", "--cpus", "4", NULL};
+	struct vm_config cfg;
+	char err[256];
+	cr_assert_eq(parse(&cfg, err, a), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.disks[0].queues, 4);
+}
+
+Test(config, every_cache_mode_parses)
+{
+	static const char *const modes[] = {"writeback", "writethrough", "none", "directsync", "unsafe"};
+	static const enum blk_cache want[] = {BLK_CACHE_WRITEBACK, BLK_CACHE_WRITETHROUGH, BLK_CACHE_NONE,
+					      BLK_CACHE_DIRECTSYNC, BLK_CACHE_UNSAFE};
+	for (unsigned i = 0; i < 5; i++) {
+		char spec[64];
+		snprintf(spec, sizeof(spec), "path=x,if=virtio-blk,cache=%s", modes[i]);
+		const char *const a[] = {"--kernel", "k", "--disk", spec, NULL};
+		struct vm_config cfg;
+		char err[256];
+		cr_assert_eq(parse(&cfg, err, a), CONFIG_OK, "%s", err);
+		cr_assert_eq(cfg.disks[0].cache, want[i], "%s", modes[i]);
+		cr_assert_str_eq(blk_cache_policy(want[i])->name, modes[i]);
+	}
+}
+
+Test(config, bad_disk_specs_are_refused_by_name)
+{
+	EXPECT_ERROR("--disk: path= is required", "--kernel", "k", "--disk", "if=virtio-blk");
+	EXPECT_ERROR("--disk: if= is required", "--kernel", "k", "--disk", "path=x");
+	EXPECT_ERROR("--disk: unknown key 'size'", "--kernel", "k", "--disk", "path=x,if=virtio-blk,size=1G");
+	EXPECT_ERROR("cache='fast' is not", "--kernel", "k", "--disk", "path=x,if=virtio-blk,cache=fast");
+	EXPECT_ERROR("readonly='yes' is not on or off", "--kernel", "k", "--disk",
+		     "path=x,if=virtio-blk,readonly=yes");
+	EXPECT_ERROR("if='ide' is not", "--kernel", "k", "--disk", "path=x,if=ide");
+	EXPECT_ERROR("queues='0' is not a number in 1..32", "--kernel", "k", "--disk",
+		     "path=x,if=virtio-blk,queues=0");
+	EXPECT_ERROR("queues='many'", "--kernel", "k", "--disk", "path=x,if=virtio-blk,queues=many");
+	EXPECT_ERROR("longer than 20 characters", "--kernel", "k", "--disk",
+		     "path=x,if=virtio-blk,serial=123456789012345678901");
+	EXPECT_ERROR("'junk' is not key=value", "--kernel", "k", "--disk", "path=x,junk,if=virtio-blk");
+	EXPECT_ERROR("empty path=", "--kernel", "k", "--disk", "path=,if=virtio-blk");
+	EXPECT_ERROR("--disk: if=ahci is not supported yet", "--kernel", "k", "--disk", "path=x,if=ahci");
+	EXPECT_ERROR("--disk: at most 8 disks", "--kernel", "k",
+		     "--disk", "path=1,if=virtio-blk", "--disk", "path=2,if=virtio-blk",
+		     "--disk", "path=3,if=virtio-blk", "--disk", "path=4,if=virtio-blk",
+		     "--disk", "path=5,if=virtio-blk", "--disk", "path=6,if=virtio-blk",
+		     "--disk", "path=7,if=virtio-blk", "--disk", "path=8,if=virtio-blk",
+		     "--disk", "path=9,if=virtio-blk");
 }

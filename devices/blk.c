@@ -1,0 +1,435 @@
+#include "devices/blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/container_of.h"
+#include "vmm/log.h"
+
+/* Stages of a write-zeroes request. */
+enum { STAGE_ZERO_RANGE, STAGE_PUNCH_HOLE, STAGE_SYNC };
+
+static void uring_submit(struct blk_engine *e, const struct blk_io *io)
+{
+	struct blk *b = container_of(e, struct blk, uring);
+	struct io_uring_sqe *sqe = loop_sqe(b->loop, io->op);
+	switch (io->kind) {
+	case BLK_IO_READV:
+		io_uring_prep_readv(sqe, io->fd, io->iov, io->niov, io->offset);
+		break;
+	case BLK_IO_WRITEV:
+		io_uring_prep_writev(sqe, io->fd, io->iov, io->niov, io->offset);
+		sqe->rw_flags = io->rw_flags;
+		break;
+	case BLK_IO_FDATASYNC:
+		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case BLK_IO_FALLOCATE:
+		io_uring_prep_fallocate(sqe, io->fd, io->mode, io->offset, io->len);
+		break;
+	}
+}
+
+void blk_init_fake(struct blk *b, int fd, uint64_t size, enum blk_cache mode, bool readonly)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = fd;
+	b->size = size;
+	b->mode = mode;
+	b->policy = blk_cache_policy(mode);
+	b->readonly = readonly;
+	b->block_size = 512;
+	b->mem_align = 1;
+	b->guest_wce = true;
+	snprintf(b->name, sizeof(b->name), "fake");
+}
+
+static void wce_flush_done(struct blk_req *req, int res)
+{
+	struct blk *b = container_of(req, struct blk, wce_flush_req);
+	if (res)
+		log_err("disk %s: flushing the write cache the guest turned off failed: %s", b->name,
+			strerror(-res));
+	__atomic_store_n(&b->wce_flush_queued, false, __ATOMIC_RELEASE);
+}
+
+static void wce_flush_task(struct loop_task *t)
+{
+	struct blk *b = container_of(t, struct blk, wce_flush_task);
+	b->wce_flush_req = (struct blk_req){.op = BLK_OP_FLUSH, .flags = BLK_REQ_INTERNAL,
+					    .done = wce_flush_done};
+	blk_submit(b, &b->wce_flush_req);
+}
+
+void blk_attach(struct blk *b, struct loop *loop, struct blk_engine *engine)
+{
+	b->loop = loop;
+	b->uring.submit = uring_submit;
+	b->engine = engine ? engine : &b->uring;
+	b->wce_flush_task.fn = wce_flush_task;
+}
+
+bool blk_has_volatile_cache(const struct blk *b)
+{
+	return b->policy->volatile_cache;
+}
+
+bool blk_write_cache_enabled(const struct blk *b)
+{
+	return b->policy->volatile_cache && __atomic_load_n(&b->guest_wce, __ATOMIC_ACQUIRE);
+}
+
+void blk_set_write_cache(struct blk *b, bool enabled)
+{
+	bool was = __atomic_exchange_n(&b->guest_wce, enabled, __ATOMIC_ACQ_REL);
+	/*
+	 * Writes cached while it was on must become durable too, without the
+	 * guest asking: a guest that turned its cache off will not flush again.
+	 */
+	if (was && !enabled && b->policy->volatile_cache && !b->policy->no_flush && b->loop &&
+	    !__atomic_exchange_n(&b->wce_flush_queued, true, __ATOMIC_ACQ_REL))
+		loop_call(b->loop, &b->wce_flush_task);
+}
+
+unsigned int blk_inflight(const struct blk *b)
+{
+	return b->inflight;
+}
+
+void blk_reset(struct blk *b)
+{
+	b->flush_error = 0;
+	__atomic_store_n(&b->guest_wce, true, __ATOMIC_RELEASE);
+}
+
+static void finish(struct blk_req *r, int res)
+{
+	struct blk *b = r->blk;
+	if (r->bounce) {
+		free(r->bounce);
+		r->bounce = NULL;
+	}
+	if (res)
+		b->stats.errors++;
+	b->inflight--;
+	r->done(r, res);
+}
+
+static void submit_io(struct blk_req *r, enum blk_io_kind kind, const struct iovec *iov,
+		      unsigned niov, uint64_t offset, uint64_t len, int mode)
+{
+	struct blk *b = r->blk;
+	struct blk_io io = {
+		.kind = kind, .fd = b->fd, .iov = iov, .niov = niov, .offset = offset, .len = len,
+		.rw_flags = r->rw_flags, .mode = mode, .op = &r->io_op,
+	};
+	b->engine->submit(b->engine, &io);
+}
+
+/* ---- reads and writes ---- */
+
+static bool iov_aligned(const struct iovec *iov, unsigned n, uint32_t align)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (align - 1))
+			return false;
+	return true;
+}
+
+/* Drops `done` bytes from the front of the iovec array (a short transfer). */
+static void iov_advance(struct iovec **iov, unsigned *n, uint64_t done)
+{
+	while (*n && done >= (*iov)->iov_len) {
+		done -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (*n && done) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + done;
+		(*iov)->iov_len -= done;
+	}
+}
+
+static void rw_issue(struct blk_req *r)
+{
+	uint64_t done = r->len - r->remaining;
+	if (r->bounce) {
+		r->bounce_iov.iov_base = (uint8_t *)r->bounce + done;
+		r->bounce_iov.iov_len = r->remaining;
+		submit_io(r, r->op == BLK_OP_READ ? BLK_IO_READV : BLK_IO_WRITEV, &r->bounce_iov, 1,
+			  r->offset + done, r->remaining, 0);
+	} else {
+		submit_io(r, r->op == BLK_OP_READ ? BLK_IO_READV : BLK_IO_WRITEV, r->iov, r->niov,
+			  r->offset + done, r->remaining, 0);
+	}
+}
+
+static void copy_from_bounce(struct blk_req *r)
+{
+	const uint8_t *src = r->bounce;
+	for (unsigned i = 0; i < r->niov; i++) {
+		memcpy(r->iov[i].iov_base, src, r->iov[i].iov_len);
+		src += r->iov[i].iov_len;
+	}
+}
+
+static void rw_done(struct loop_op *op, int res)
+{
+	struct blk_req *r = container_of(op, struct blk_req, io_op);
+	struct blk *b = r->blk;
+	if (res == -EAGAIN || res == -EINTR) {
+		rw_issue(r);
+		return;
+	}
+	if (res < 0) {
+		log_debug("disk %s: %s at %llu: %s", b->name, r->op == BLK_OP_READ ? "read" : "write",
+			  (unsigned long long)r->offset, strerror(-res));
+		finish(r, -EIO);
+		return;
+	}
+	if (res == 0) {
+		/* The file ended early (it shrank under us): never loop on it. */
+		finish(r, -EIO);
+		return;
+	}
+	if ((uint64_t)res < r->remaining) {
+		r->remaining -= (uint64_t)res;
+		if (!r->bounce)
+			iov_advance(&r->iov, &r->niov, (uint64_t)res);
+		rw_issue(r);
+		return;
+	}
+	if (r->op == BLK_OP_READ && r->bounce)
+		copy_from_bounce(r);
+	if (r->op == BLK_OP_WRITE && !(r->rw_flags & RWF_DSYNC))
+		b->dirty_gen++;
+	finish(r, 0);
+}
+
+static int rw_start(struct blk *b, struct blk_req *r)
+{
+	uint64_t len = 0;
+	for (unsigned i = 0; i < r->niov; i++)
+		len += r->iov[i].iov_len;
+	r->len = len;
+	if (r->op == BLK_OP_WRITE && b->readonly)
+		return -EROFS;
+	if (len == 0 || r->offset > b->size || len > b->size - r->offset ||
+	    ((r->offset | len) & (b->block_size - 1)))
+		return -EINVAL;
+	r->remaining = len;
+	r->rw_flags = 0;
+	if (r->op == BLK_OP_READ) {
+		b->stats.reads++;
+		b->stats.read_bytes += len;
+	} else {
+		b->stats.writes++;
+		b->stats.write_bytes += len;
+		if (r->flags & BLK_REQ_FUA)
+			b->stats.fua_writes++;
+		/* unsafe promises nothing, not even for FUA (as QEMU's cache.no-flush). */
+		bool durable = !blk_write_cache_enabled(b) ||
+			       ((r->flags & BLK_REQ_FUA) && !b->policy->no_flush);
+		if (durable) {
+			r->rw_flags = RWF_DSYNC;
+			b->stats.dsync_writes++;
+		}
+	}
+	/* O_DIRECT refuses unaligned buffers; guests rarely send them, so copy then. */
+	if (b->mem_align > 1 && !iov_aligned(r->iov, r->niov, b->mem_align)) {
+		if (posix_memalign(&r->bounce, b->mem_align, len))
+			return -ENOMEM;
+		if (r->op == BLK_OP_WRITE) {
+			uint8_t *dst = r->bounce;
+			for (unsigned i = 0; i < r->niov; i++) {
+				memcpy(dst, r->iov[i].iov_base, r->iov[i].iov_len);
+				dst += r->iov[i].iov_len;
+			}
+		}
+	}
+	r->io_op.cb = rw_done;
+	rw_issue(r);
+	return 0;
+}
+
+/* ---- flushes ---- */
+
+static void flush_start(struct blk *b);
+
+static void complete_list(struct blk_req *list, int res)
+{
+	while (list) {
+		struct blk_req *next = list->next;
+		list->next = NULL;
+		finish(list, res);
+		list = next;
+	}
+}
+
+static void flush_done(struct loop_op *op, int res)
+{
+	struct blk *b = container_of(op, struct blk, flush_op);
+	b->flush_in_flight = false;
+	struct blk_req *waiting = b->flush_waiting;
+	b->flush_waiting = NULL;
+	if (res == -EINTR || res == -EAGAIN) {
+		/* Not run: put the waiters back and try again. */
+		b->flush_waiting = waiting;
+		b->flush_in_flight = true;
+		struct blk_io io = {.kind = BLK_IO_FDATASYNC, .fd = b->fd, .op = &b->flush_op};
+		b->engine->submit(b->engine, &io);
+		return;
+	}
+	if (res < 0) {
+		/* The page cache may have dropped the data: every later flush fails too. */
+		log_err("disk %s: host flush failed: %s; later flushes will fail", b->name,
+			strerror(-res));
+		b->flush_error = res;
+		complete_list(waiting, -EIO);
+		complete_list(b->flush_next, -EIO);
+		b->flush_next = NULL;
+		return;
+	}
+	if (b->flight_gen > b->flushed_gen)
+		b->flushed_gen = b->flight_gen;
+	complete_list(waiting, 0);
+	if (b->flush_next)
+		flush_start(b);
+}
+
+static void flush_start(struct blk *b)
+{
+	b->flush_in_flight = true;
+	b->flight_gen = b->dirty_gen;
+	b->flush_waiting = b->flush_next;
+	b->flush_next = NULL;
+	b->stats.host_flushes++;
+	b->flush_op.cb = flush_done;
+	struct blk_io io = {.kind = BLK_IO_FDATASYNC, .fd = b->fd, .op = &b->flush_op};
+	b->engine->submit(b->engine, &io);
+}
+
+static int flush_submit(struct blk *b, struct blk_req *r)
+{
+	if (!(r->flags & BLK_REQ_INTERNAL))
+		b->stats.flushes++;
+	if (b->policy->no_flush)
+		return 1; /* unsafe: acknowledged, never reaches the disk */
+	if (b->flush_error)
+		return -EIO;
+	uint64_t target = b->dirty_gen;
+	if (b->flushed_gen >= target)
+		return 1; /* nothing written since the last host flush */
+	if (b->flush_in_flight && b->flight_gen >= target) {
+		r->next = b->flush_waiting;
+		b->flush_waiting = r;
+		return 0;
+	}
+	r->next = b->flush_next;
+	b->flush_next = r;
+	if (!b->flush_in_flight)
+		flush_start(b);
+	return 0;
+}
+
+/* ---- discard and write-zeroes ---- */
+
+static void range_done(struct loop_op *op, int res)
+{
+	struct blk_req *r = container_of(op, struct blk_req, io_op);
+	struct blk *b = r->blk;
+	if (r->op == BLK_OP_DISCARD) {
+		/* Discard is a hint: a file system that cannot punch holes loses nothing. */
+		finish(r, res == -EOPNOTSUPP ? 0 : res < 0 ? -EIO : 0);
+		return;
+	}
+	if (r->stage == STAGE_ZERO_RANGE && res == -EOPNOTSUPP) {
+		r->stage = STAGE_PUNCH_HOLE;
+		submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len,
+			  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+		return;
+	}
+	if (res < 0) {
+		finish(r, res == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
+		return;
+	}
+	if (r->stage != STAGE_SYNC && !blk_write_cache_enabled(b)) {
+		/* Cache off: the zeroes must be durable before completion, like a write. */
+		r->stage = STAGE_SYNC;
+		b->stats.host_flushes++;
+		submit_io(r, BLK_IO_FDATASYNC, NULL, 0, 0, 0, 0);
+		return;
+	}
+	if (r->stage != STAGE_SYNC)
+		b->dirty_gen++;
+	finish(r, 0);
+}
+
+static int range_start(struct blk *b, struct blk_req *r)
+{
+	if (b->readonly)
+		return -EROFS;
+	if (r->len == 0 || r->offset > b->size || r->len > b->size - r->offset ||
+	    ((r->offset | r->len) & 511))
+		return -EINVAL;
+	r->io_op.cb = range_done;
+	if (r->op == BLK_OP_DISCARD) {
+		b->stats.discards++;
+		submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len,
+			  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+	} else {
+		b->stats.write_zeroes++;
+		r->stage = STAGE_ZERO_RANGE;
+		submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len,
+			  FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+	}
+	return 0;
+}
+
+void blk_submit(struct blk *b, struct blk_req *r)
+{
+	r->blk = b;
+	r->next = NULL;
+	r->bounce = NULL;
+	r->stage = 0;
+	b->inflight++;
+	int ret;
+	switch (r->op) {
+	case BLK_OP_READ:
+	case BLK_OP_WRITE:
+		ret = rw_start(b, r);
+		break;
+	case BLK_OP_FLUSH:
+		ret = flush_submit(b, r);
+		break;
+	case BLK_OP_DISCARD:
+	case BLK_OP_WRITE_ZEROES:
+		ret = range_start(b, r);
+		break;
+	default:
+		ret = -EOPNOTSUPP;
+		break;
+	}
+	if (ret)
+		finish(r, ret > 0 ? 0 : ret);
+}
+
+void blk_print_stats(const struct blk *b, const char *label)
+{
+	const struct blk_stats *s = &b->stats;
+	fprintf(stderr,
+		"kestrel: stats: %s (%s, cache=%s): reads %llu (%llu bytes), writes %llu (%llu bytes), "
+		"flushes %llu, host flushes %llu, fua writes %llu, dsync writes %llu, discards %llu, "
+		"write zeroes %llu, errors %llu\n",
+		label, b->name, b->policy->name, (unsigned long long)s->reads,
+		(unsigned long long)s->read_bytes, (unsigned long long)s->writes,
+		(unsigned long long)s->write_bytes, (unsigned long long)s->flushes,
+		(unsigned long long)s->host_flushes, (unsigned long long)s->fua_writes,
+		(unsigned long long)s->dsync_writes, (unsigned long long)s->discards,
+		(unsigned long long)s->write_zeroes, (unsigned long long)s->errors);
+}

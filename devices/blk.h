@@ -1,0 +1,166 @@
+/*
+ * The block backend every disk frontend (virtio-blk, AHCI, virtio-scsi)
+ * sits on. It owns the image file and is the only place that knows the cache
+ * policy: frontends submit reads, writes, flushes, discards and write-zeroes
+ * as struct blk_req and derive what they advertise from
+ * blk_has_volatile_cache() and blk_write_cache_enabled().
+ *
+ * Durability rules kept here (FACTS §5.4, §8):
+ *  - a flush completes only after every write that completed before the
+ *    flush arrived is on stable storage: a per-disk generation of completed
+ *    cached writes, never IOSQE_IO_DRAIN (ring-wide; it would stall the loop);
+ *  - concurrent flushes share one host fdatasync, and none is issued when
+ *    nothing was written since the last one;
+ *  - a failed host flush is sticky until blk_reset();
+ *  - FUA writes, and every write while the cache is off (by policy or by the
+ *    guest), carry RWF_DSYNC and so are durable when they complete.
+ *
+ * Threads: blk_submit() and the completions run on the loop thread; the
+ * write-cache switch may be flipped from any thread.
+ */
+#ifndef KESTREL_BLK_H
+#define KESTREL_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/blk_cache.h"
+#include "vmm/disk_spec.h"
+#include "vmm/loop.h"
+
+enum blk_op {
+	BLK_OP_READ,
+	BLK_OP_WRITE,
+	BLK_OP_FLUSH,
+	BLK_OP_DISCARD,
+	BLK_OP_WRITE_ZEROES,
+};
+
+#define BLK_REQ_FUA 1u /* the write is durable before it completes */
+#define BLK_REQ_INTERNAL 0x100u /* the backend's own request: not counted as the guest's */
+
+struct blk;
+
+struct blk_req {
+	/* Filled in by the frontend. */
+	enum blk_op op;
+	unsigned int flags;
+	uint64_t offset;    /* bytes */
+	uint64_t len;       /* bytes; for READ/WRITE the iovecs' total, set by blk_submit */
+	struct iovec *iov;  /* READ/WRITE; the backend may rewrite these entries */
+	unsigned int niov;
+	/* res is 0, or -EIO, -EROFS, -EINVAL (bad range), -EOPNOTSUPP, ... */
+	void (*done)(struct blk_req *req, int res);
+
+	/* Backend-private. */
+	struct blk *blk;
+	struct loop_op io_op;
+	struct blk_req *next;
+	uint64_t remaining;
+	int rw_flags;
+	int stage;
+	void *bounce;
+	struct iovec bounce_iov;
+};
+
+/* One host operation the backend asks for: what io_uring runs. */
+enum blk_io_kind { BLK_IO_READV, BLK_IO_WRITEV, BLK_IO_FDATASYNC, BLK_IO_FALLOCATE };
+
+struct blk_io {
+	enum blk_io_kind kind;
+	int fd;
+	const struct iovec *iov;
+	unsigned int niov;
+	uint64_t offset;
+	uint64_t len;
+	int rw_flags; /* RWF_DSYNC */
+	int mode;     /* fallocate mode */
+	struct loop_op *op; /* completion: op->cb(op, result) on the loop thread */
+};
+
+/* Runs host operations; unit tests substitute one that records them. */
+struct blk_engine {
+	void (*submit)(struct blk_engine *e, const struct blk_io *io);
+};
+
+struct blk_stats {
+	uint64_t reads, writes, read_bytes, write_bytes;
+	uint64_t flushes;      /* flush requests from the guest */
+	uint64_t host_flushes; /* fdatasync calls issued */
+	uint64_t fua_writes;   /* writes the guest marked FUA */
+	uint64_t dsync_writes; /* writes issued with RWF_DSYNC (FUA or cache off) */
+	uint64_t discards, write_zeroes;
+	uint64_t errors;       /* requests completed with an error */
+};
+
+struct blk {
+	int fd;
+	char name[64]; /* for messages: the file's base name */
+	uint64_t size;
+	uint32_t block_size; /* logical block the guest must use: 512, or the O_DIRECT alignment */
+	uint32_t mem_align;  /* buffer alignment O_DIRECT needs; 1 without O_DIRECT */
+	bool readonly;
+	enum blk_cache mode;
+	const struct blk_cache_policy *policy;
+	char serial[DISK_SERIAL_MAX + 1];
+
+	struct blk_engine *engine;
+	struct blk_engine uring; /* the default engine, on `loop` */
+	struct loop *loop;
+
+	bool guest_wce;          /* atomic: the guest's write-cache switch */
+	bool wce_flush_queued;   /* atomic */
+	struct loop_task wce_flush_task;
+	struct blk_req wce_flush_req;
+
+	/* Loop thread only. */
+	uint64_t dirty_gen;      /* completed writes that may still be in a volatile cache */
+	uint64_t flushed_gen;    /* dirty_gen covered by the last successful host flush */
+	uint64_t flight_gen;     /* dirty_gen when the in-flight host flush started */
+	bool flush_in_flight;
+	struct loop_op flush_op;
+	struct blk_req *flush_waiting; /* covered by the in-flight host flush */
+	struct blk_req *flush_next;    /* need another host flush after it */
+	int flush_error;               /* sticky: 0 or the failed fdatasync's -errno */
+	unsigned int inflight;         /* requests submitted and not yet done */
+	struct blk_stats stats;
+};
+
+/*
+ * Opens d->path with the policy's flags and checks it: it exists, its size is
+ * a non-zero multiple of 512, O_DIRECT works when the policy needs it, and no
+ * other process holds it in a conflicting way (QEMU-compatible OFD locks).
+ * Main thread, before the guest starts; err names the file and the problem.
+ */
+__attribute__((warn_unused_result)) int blk_open(struct blk *b, const struct disk_config *d,
+						 char *err, size_t errlen);
+void blk_close(struct blk *b);
+
+/* Binds the backend to the loop (engine NULL: io_uring on that loop). Main thread. */
+void blk_attach(struct blk *b, struct loop *loop, struct blk_engine *engine);
+
+/* For unit tests: a backend on fd with the given policy and no file checks. */
+void blk_init_fake(struct blk *b, int fd, uint64_t size, enum blk_cache mode, bool readonly);
+
+/* Loop thread. Always finishes through req->done, also for requests refused at once. */
+void blk_submit(struct blk *b, struct blk_req *req);
+
+/* Whether the policy offers the guest a volatile write cache at all. */
+bool blk_has_volatile_cache(const struct blk *b);
+/* Whether writes are cached right now: the policy has a cache and the guest left it on. */
+bool blk_write_cache_enabled(const struct blk *b);
+/*
+ * The guest's switch; any thread. Turning the cache off makes every later
+ * write durable and starts a host flush for the writes cached before.
+ */
+void blk_set_write_cache(struct blk *b, bool enabled);
+
+/* Loop thread: requests not yet done (a frontend's reset waits for 0). */
+unsigned int blk_inflight(const struct blk *b);
+/* Loop thread, with nothing in flight: forget a sticky flush error (device reset). */
+void blk_reset(struct blk *b);
+
+void blk_print_stats(const struct blk *b, const char *label);
+
+#endif

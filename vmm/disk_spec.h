@@ -1,0 +1,42 @@
+/*
+ * One --disk value ("path=FILE,if=virtio-blk,cache=none,...") → struct
+ * disk_config. Pure: the file is opened later (devices/blk.c), so every rule
+ * here is unit-testable.
+ */
+#ifndef KESTREL_DISK_SPEC_H
+#define KESTREL_DISK_SPEC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "devices/blk_cache.h"
+
+#define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID and the ATA serial field both hold 20 bytes */
+#define DISK_MAX_QUEUES 32
+
+enum disk_iface {
+	DISK_IF_VIRTIO_BLK,
+	DISK_IF_AHCI,
+	DISK_IF_VIRTIO_SCSI,
+};
+
+struct disk_config {
+	char path[PATH_MAX];
+	enum disk_iface iface;
+	enum blk_cache cache;
+	bool readonly;
+	char serial[DISK_SERIAL_MAX + 1];
+	unsigned int queues; /* 0: one per vCPU, filled in by config_parse */
+};
+
+/*
+ * Parses comma-separated key=value pairs; ",," inside a value stands for a
+ * comma (as in QEMU). On error returns -EINVAL with a message in err that
+ * names the key or value.
+ */
+int disk_spec_parse(const char *spec, struct disk_config *d, char *err, size_t errlen);
+
+const char *disk_iface_name(enum disk_iface iface);
+
+#endif
