@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,8 +101,8 @@ Test(bad_input, unknown_flag_and_disk)
 {
 	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--turbo", NULL};
 	expect_refused(a, "unknown option '--turbo'");
-	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", "path=x,if=virtio-blk", NULL};
-	expect_refused(b, "--disk");
+	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", "path=x,if=virtio-blk,speed=9", NULL};
+	expect_refused(b, "--disk: unknown key 'speed'");
 }
 
 Test(bad_input, kernel_cache_that_cannot_be_created)
@@ -109,4 +110,81 @@ Test(bad_input, kernel_cache_that_cannot_be_created)
 	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--kernel-cache", "/nonexistent/dir/cache",
 			   NULL};
 	expect_refused(a, "--kernel-cache '/nonexistent/dir/cache': No such file or directory");
+}
+
+static const char *disk_arg(const char *path, const char *extra)
+{
+	static char spec[1400];
+	snprintf(spec, sizeof(spec), "path=%s,if=virtio-blk%s", path, extra);
+	return spec;
+}
+
+static const char *sized_file(const char *name, off_t size)
+{
+	const char *path = scratch_path(name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, size), 0);
+	close(fd);
+	return path;
+}
+
+Test(bad_input, missing_disk_image)
+{
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--disk",
+			   disk_arg("/nonexistent/disk.img", ""), NULL};
+	expect_refused(a, "disk '/nonexistent/disk.img': No such file or directory");
+}
+
+Test(bad_input, disk_size_not_a_multiple_of_512)
+{
+	const char *path = sized_file("odd.img", 1000000);
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--disk", disk_arg(path, ""), NULL};
+	expect_refused(a, "1000000 bytes, is not a multiple of 512");
+	unlink(path);
+}
+
+Test(bad_input, disk_another_process_writes)
+{
+	/* What QEMU holds on an image it writes: a shared lock on byte 101. */
+	const char *path = sized_file("locked.img", 1 << 20);
+	int fd = open(path, O_RDWR);
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 101, .l_len = 1};
+	cr_assert_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--disk", disk_arg(path, ""), NULL};
+	expect_refused(a, "another process (kestrel or QEMU) has it open for writing");
+	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", disk_arg(path, ",readonly=on"), NULL};
+	expect_refused(b, "has it open for writing");
+	close(fd);
+	unlink(path);
+}
+
+Test(bad_input, same_disk_twice)
+{
+	const char *path = sized_file("twice.img", 1 << 20);
+	char one[1400];
+	snprintf(one, sizeof(one), "%s", disk_arg(path, ""));
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--disk", one, "--disk", disk_arg(path, ""), NULL};
+	expect_refused(a, "has it open for writing");
+	unlink(path);
+}
+
+Test(bad_input, cache_none_without_o_direct)
+{
+	/* ramfs has no O_DIRECT on any kernel. */
+	char dir[] = "/tmp/kestrel-ramfs-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(mount("ramfs", dir, "ramfs", 0, NULL), 0,
+		     "cannot mount ramfs (the integration tests run as root, in the rig)");
+	char path[1200];
+	snprintf(path, sizeof(path), "%s/disk.img", dir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	const char *a[] = {"--kernel", guest_file("vmlinuz"), "--disk", disk_arg(path, ",cache=none"), NULL};
+	expect_refused(a, "cache=none needs O_DIRECT");
+	const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", disk_arg(path, ",cache=directsync"), NULL};
+	expect_refused(b, "cache=directsync needs O_DIRECT");
+	umount(dir);
+	rmdir(dir);
 }
