@@ -77,6 +77,8 @@ struct vmmio {
 	struct loop_task reset_task;
 	struct loop_task irq_task;
 	uint64_t bad_requests; /* stats: chains refused */
+	uint64_t kicks;        /* stats: queue notifications served */
+	uint64_t interrupts;   /* stats: used-buffer interrupts raised */
 };
 
 /*

@@ -435,6 +435,10 @@ void vm_print_stats(const struct vm *vm)
 		char label[32];
 		snprintf(label, sizeof(label), "disk%u virtio-blk", i);
 		blk_print_stats(vm->disks[i], label);
+		const struct vmmio *m = &vm->vblk[i].mmio;
+		fprintf(stderr, "kestrel: stats: %s: kicks %llu, interrupts %llu, bad requests %llu\n",
+			label, (unsigned long long)m->kicks, (unsigned long long)m->interrupts,
+			(unsigned long long)m->bad_requests);
 	}
 	long hwm = vm_hwm_kib();
 	uint64_t touched = guest_touched_bytes(&vm->mem) >> 10;

@@ -470,3 +470,22 @@ Test(virtio_blk, event_index_suppresses_interrupts_the_driver_did_not_ask_for)
 	memcpy(&ae, mem + USED + 4 + 8 * QSIZE, 2);
 	cr_assert_eq(ae, 1);
 }
+
+Test(virtio_blk, no_second_interrupt_while_the_guest_has_not_acknowledged_the_first)
+{
+	setup(BLK_CACHE_WRITEBACK, false);
+	request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
+	kick(0);
+	cr_assert_eq(irq_count(), 1);
+	/* The driver asks for an interrupt for every used entry (used_event = used idx). */
+	uint16_t ue = used_idx();
+	memcpy(mem + AVAIL + 4 + 2 * QSIZE, &ue, 2);
+	kick(0); /* the same chain again: the guest's handler has not run yet */
+	cr_assert_eq(used_idx(), 2);
+	cr_assert_eq(irq_count(), 0, "the pending interrupt covers it");
+	w32(VIRTIO_MMIO_INTERRUPT_ACK, r32(VIRTIO_MMIO_INTERRUPT_STATUS));
+	ue = used_idx();
+	memcpy(mem + AVAIL + 4 + 2 * QSIZE, &ue, 2);
+	kick(0);
+	cr_assert_eq(irq_count(), 1, "after the acknowledgement a new one is due");
+}
