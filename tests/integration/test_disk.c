@@ -124,6 +124,9 @@ static void policy_test(const char *cache, bool volatile_cache, bool host_flushe
 	unsigned long long writes = counter(&r, 0, "writes"), dsync = counter(&r, 0, "dsync writes");
 	cr_assert_gt(writes, 0);
 	cr_assert_eq(counter(&r, 0, "errors"), 0, "%s", r.out);
+	/* mkfs.ext4 discards the whole disk and zeroes its tables: both reached fallocate. */
+	cr_assert_gt(counter(&r, 0, "discards"), 0, "%s", r.out);
+	cr_assert_gt(counter(&r, 0, "write zeroes"), 0, "%s", r.out);
 	if (volatile_cache) {
 		/* The guest flushes (journal commits, sync, unmount)... */
 		cr_assert_gt(flushes, 0, "cache=%s: the guest never flushed:\n%s", cache, r.out);
