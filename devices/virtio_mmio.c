@@ -50,6 +50,14 @@ static bool raise_irq(struct vmmio *m, uint32_t why)
 	return true;
 }
 
+/* Under the lock, whenever status changes. */
+static void update_live(struct vmmio *m)
+{
+	bool live = (m->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		    !(m->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	__atomic_store_n(&m->live, live, __ATOMIC_RELEASE);
+}
+
 /* ---- loop side ---- */
 
 static void irq_task_fn(struct loop_task *t)
@@ -75,6 +83,7 @@ static void finish_reset(struct vmmio *m)
 	m->ops->reset(m->dev);
 	pthread_mutex_lock(&m->lock);
 	m->status = 0;
+	update_live(m);
 	m->driver_features = 0;
 	m->device_features_sel = m->driver_features_sel = m->queue_sel = 0;
 	__atomic_store_n(&m->interrupt_status, 0, __ATOMIC_SEQ_CST);
@@ -106,6 +115,7 @@ enum vq_pop_result vmmio_pop(struct vmmio *m, unsigned int q, struct vq_elem *e)
 		pthread_mutex_lock(&m->lock);
 		m->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		m->config_generation++;
+		update_live(m);
 		pthread_mutex_unlock(&m->lock);
 		raise_irq(m, VIRTIO_MMIO_INT_CONFIG);
 	}
@@ -128,9 +138,47 @@ void vmmio_complete(struct vmmio *m, unsigned int q, uint16_t head, uint32_t wri
 	}
 }
 
+static bool polling(const struct vmmio *m)
+{
+	return m->loop->poll_ns && m->poller.poll;
+}
+
 bool vmmio_queue_idle(struct vmmio *m, unsigned int q)
 {
-	return !m->resetting && vq_arm_and_check(&m->queues[q]);
+	if (m->resetting)
+		return false;
+	/* A polling loop keeps kicks off and arms the queue only before it sleeps. */
+	if (polling(m)) {
+		vq_suppress_kicks(&m->queues[q]);
+		return false;
+	}
+	return vq_arm_and_check(&m->queues[q]);
+}
+
+static bool poller_poll(struct loop_poller *p)
+{
+	struct vmmio *m = container_of(p, struct vmmio, poller);
+	if (m->resetting || !__atomic_load_n(&m->live, __ATOMIC_ACQUIRE))
+		return false;
+	bool work = false;
+	for (unsigned i = 0; i < m->nqueues; i++) {
+		if (vq_has_new(&m->queues[i])) {
+			work = true;
+			m->ops->queue_notify(m->dev, i);
+		}
+	}
+	return work;
+}
+
+static bool poller_arm(struct loop_poller *p)
+{
+	struct vmmio *m = container_of(p, struct vmmio, poller);
+	if (m->resetting || !__atomic_load_n(&m->live, __ATOMIC_ACQUIRE))
+		return false;
+	bool more = false;
+	for (unsigned i = 0; i < m->nqueues; i++)
+		more |= vq_arm_and_check(&m->queues[i]);
+	return more;
 }
 
 static void notify_read(struct loop_watch *w, int res)
@@ -190,6 +238,7 @@ static void write_status(struct vmmio *m, uint32_t v)
 	}
 	/* NEEDS_RESET is the device's to set; only a reset clears it. */
 	m->status = v | (m->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	update_live(m);
 }
 
 static void write_queue_ready(struct vmmio *m, struct vq *q, uint32_t v)
@@ -208,6 +257,7 @@ static void write_queue_ready(struct vmmio *m, struct vq *q, uint32_t v)
 		log_err("virtio-mmio: the driver's queue %u is invalid (size %u or rings outside RAM)",
 			m->queue_sel, q->size);
 		m->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		update_live(m);
 	}
 }
 
@@ -355,6 +405,9 @@ int vmmio_init(struct vmmio *m, int vm_fd, uint64_t base, unsigned int nqueues, 
 
 void vmmio_start(struct vmmio *m)
 {
+	m->poller.poll = poller_poll;
+	m->poller.arm = poller_arm;
+	loop_add_poller(m->loop, &m->poller);
 	for (unsigned i = 0; i < m->nqueues; i++)
 		if (m->notify[i].fd >= 0)
 			loop_watch(m->loop, &m->notify[i].watch, m->notify[i].fd, &m->notify[i].buf,

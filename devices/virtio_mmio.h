@@ -76,6 +76,8 @@ struct vmmio {
 	bool irq_deferred;
 	struct loop_task reset_task;
 	struct loop_task irq_task;
+	struct loop_poller poller;
+	bool live; /* atomic: DRIVER_OK and not broken; the poller serves queues only then */
 	uint64_t bad_requests; /* stats: chains refused */
 	uint64_t kicks;        /* stats: queue notifications served */
 	uint64_t interrupts;   /* stats: used-buffer interrupts raised */

@@ -165,12 +165,26 @@ bool vq_need_interrupt(struct vq *q)
 	return !(load16(q->avail) & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
+void vq_suppress_kicks(struct vq *q)
+{
+	/* With EVENT_IDX an avail_event left behind suppresses kicks by itself. */
+	if (q->enabled && !q->event_idx)
+		store16(q->used, VRING_USED_F_NO_NOTIFY);
+}
+
+bool vq_has_new(const struct vq *q)
+{
+	return q->enabled && !q->broken && load16(q->avail + 2) != q->last_avail;
+}
+
 bool vq_arm_and_check(struct vq *q)
 {
 	if (!q->enabled || q->broken)
 		return false;
 	if (q->event_idx)
 		store16(q->used + 4 + 8u * q->size, q->last_avail);
+	else
+		store16(q->used, 0);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return load16(q->avail + 2) != q->last_avail;
 }

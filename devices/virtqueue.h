@@ -70,6 +70,12 @@ void vq_push(struct vq *q, uint16_t head, uint32_t written);
 /* After a batch of vq_push(): whether the driver wants an interrupt for it. */
 bool vq_need_interrupt(struct vq *q);
 
+/* While the device polls the ring: asks the driver not to kick. */
+void vq_suppress_kicks(struct vq *q);
+
+/* Whether the driver made new buffers available. */
+bool vq_has_new(const struct vq *q);
+
 /*
  * Before sleeping: tells the driver (EVENT_IDX) to kick for the next buffer,
  * then returns whether more arrived meanwhile, in which case keep popping.

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/container_of.h"
@@ -90,7 +91,8 @@ int loop_init(struct loop *l, unsigned int entries)
 	 * enters. The ring starts disabled so that the loop thread, not this
 	 * one, becomes its single issuer when it enables it.
 	 */
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+		  IORING_SETUP_R_DISABLED;
 	int ret = io_uring_queue_init_params(entries, &l->ring, &p);
 	if (ret == -EINVAL) {
 		memset(&p, 0, sizeof(p));
@@ -107,8 +109,76 @@ int loop_init(struct loop *l, unsigned int entries)
 	}
 	l->kick_op.cb = kick_done;
 	l->stop_task.fn = stop_fn;
+	l->poll_ns = LOOP_DEFAULT_POLL_NS;
+	const char *env = getenv("KESTREL_POLL_NS");
+	if (env)
+		l->poll_ns = strtoull(env, NULL, 10);
 	pthread_mutex_init(&l->lock, NULL);
 	return 0;
+}
+
+void loop_add_poller(struct loop *l, struct loop_poller *p)
+{
+	p->next = l->pollers;
+	l->pollers = p;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Completions are ready, or only need the kernel to run their task work. */
+static bool completions_pending(struct loop *l)
+{
+	if (io_uring_cq_ready(&l->ring))
+		return true;
+	if (IO_URING_READ_ONCE(*l->ring.sq.kflags) & IORING_SQ_TASKRUN) {
+		io_uring_get_events(&l->ring);
+		return io_uring_cq_ready(&l->ring) > 0;
+	}
+	return false;
+}
+
+static bool poll_all(struct loop *l)
+{
+	bool work = false;
+	for (struct loop_poller *p = l->pollers; p; p = p->next)
+		work |= p->poll(p);
+	return work;
+}
+
+enum poll_result { POLL_SLEEP, POLL_COMPLETIONS, POLL_AGAIN };
+
+/*
+ * Spins for up to poll_ns, serving pollers, until a completion is ready;
+ * the deadline restarts whenever a poller found work. POLL_SLEEP: pollers
+ * armed, nothing pending; POLL_AGAIN: work arrived while arming.
+ */
+static enum poll_result busy_poll(struct loop *l)
+{
+	io_uring_submit(&l->ring);
+	uint64_t deadline = now_ns() + l->poll_ns;
+	for (;;) {
+		if (completions_pending(l))
+			return POLL_COMPLETIONS;
+		if (poll_all(l)) {
+			l->polls_with_work++;
+			io_uring_submit(&l->ring);
+			run_deferred(l);
+			deadline = now_ns() + l->poll_ns;
+			continue;
+		}
+		if (now_ns() >= deadline)
+			break;
+		__builtin_ia32_pause();
+	}
+	bool more = false;
+	for (struct loop_poller *p = l->pollers; p; p = p->next)
+		more |= p->arm(p);
+	return more ? POLL_AGAIN : POLL_SLEEP;
 }
 
 static void *loop_thread(void *arg)
@@ -125,6 +195,9 @@ static void *loop_thread(void *arg)
 	kick_arm(l);
 	run_tasks(l); /* work queued before the thread started */
 	while (!l->stopping) {
+		/* With completions ready, the wait below returns at once. */
+		if (l->pollers && l->poll_ns && busy_poll(l) == POLL_AGAIN)
+			continue;
 		int ret = io_uring_submit_and_wait(&l->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
 			log_err("event loop: io_uring_submit_and_wait: %s", strerror(-ret));

@@ -36,6 +36,21 @@ struct loop_watch {
 	void (*fn)(struct loop_watch *w, int res);
 };
 
+/*
+ * Work the loop looks for itself, instead of waiting for an eventfd: before
+ * it sleeps, the loop spins for up to poll_ns calling poll() (true: it found
+ * and did work). While pollers are being polled their devices need no
+ * notifications; arm() is called before sleeping to turn them back on, and
+ * returns true if work arrived meanwhile (then the loop keeps going).
+ */
+struct loop_poller {
+	bool (*poll)(struct loop_poller *p);
+	bool (*arm)(struct loop_poller *p);
+	struct loop_poller *next;
+};
+
+#define LOOP_DEFAULT_POLL_NS 32000 /* like QEMU's default poll-max-ns */
+
 struct loop {
 	struct io_uring ring;
 	pthread_t thread;
@@ -48,6 +63,9 @@ struct loop {
 	struct loop_task *tasks; /* under lock, newest first */
 	bool stopping;           /* loop thread only */
 	struct loop_task *deferred; /* loop thread only: run after the current batch */
+	struct loop_poller *pollers; /* set up before loop_start */
+	uint64_t poll_ns;            /* 0: never spin */
+	uint64_t polls_with_work;    /* stats */
 	struct loop_task stop_task;
 };
 
@@ -57,6 +75,9 @@ __attribute__((warn_unused_result)) int loop_start(struct loop *l);
 /* Main thread: asks the loop to finish and joins it. */
 void loop_stop(struct loop *l);
 void loop_destroy(struct loop *l);
+
+/* Main thread, before loop_start. */
+void loop_add_poller(struct loop *l, struct loop_poller *p);
 
 /* Any thread: runs task->fn on the loop thread soon. A task may be queued once at a time. */
 void loop_call(struct loop *l, struct loop_task *task);
