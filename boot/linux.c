@@ -11,6 +11,7 @@
 #include "boot/bzimage.h"
 #include "boot/elf.h"
 #include "boot/layout.h"
+#include "vmm/errmsg.h"
 
 /* boot_params fields (arch/x86/include/uapi/asm/bootparam.h). */
 #define BP_ACPI_RSDP_ADDR 0x070
@@ -25,15 +26,7 @@
 
 #define MiB (1024 * 1024)
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) errmsg(err, errlen, -EINVAL, __VA_ARGS__)
 
 /*
  * Copies len bytes at file offset off into guest memory at gpa. Reads go

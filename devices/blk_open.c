@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "devices/blk.h"
+#include "vmm/errmsg.h"
 
 /*
  * QEMU's image locking protocol (block/file-posix.c), so kestrel and QEMU
@@ -27,15 +28,7 @@
 #define PERM_READ 0
 #define PERM_WRITE 1
 
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
+#define fail errmsg
 
 static int lock_byte(int fd, off_t byte)
 {

@@ -189,7 +189,9 @@ bool vq_arm_and_check(struct vq *q)
 	return load16(q->avail + 2) != q->last_avail;
 }
 
-uint64_t vq_iov_to_buf(const struct iovec *iov, unsigned n, uint64_t skip, void *buf, uint64_t len)
+/* Copies between buf and the iovecs' bytes [skip, skip+len), in either direction. */
+static uint64_t iov_copy(const struct iovec *iov, unsigned n, uint64_t skip, uint8_t *buf,
+			 uint64_t len, bool to_iov)
 {
 	uint64_t done = 0;
 	for (unsigned i = 0; i < n && done < len; i++) {
@@ -199,26 +201,23 @@ uint64_t vq_iov_to_buf(const struct iovec *iov, unsigned n, uint64_t skip, void 
 			continue;
 		}
 		uint64_t c = l - skip < len - done ? l - skip : len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + skip, c);
+		uint8_t *v = (uint8_t *)iov[i].iov_base + skip;
+		if (to_iov)
+			memcpy(v, buf + done, c);
+		else
+			memcpy(buf + done, v, c);
 		done += c;
 		skip = 0;
 	}
 	return done;
 }
 
+uint64_t vq_iov_to_buf(const struct iovec *iov, unsigned n, uint64_t skip, void *buf, uint64_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, false);
+}
+
 uint64_t vq_buf_to_iov(const struct iovec *iov, unsigned n, uint64_t skip, const void *buf, uint64_t len)
 {
-	uint64_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		uint64_t l = iov[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		uint64_t c = l - skip < len - done ? l - skip : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, c);
-		done += c;
-		skip = 0;
-	}
-	return done;
+	return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/errmsg.h"
+
 static const char *const iface_names[] = {
 	[DISK_IF_VIRTIO_BLK] = "virtio-blk",
 	[DISK_IF_AHCI] = "ahci",
@@ -17,15 +19,7 @@ const char *disk_iface_name(enum disk_iface iface)
 	return iface <= DISK_IF_VIRTIO_SCSI ? iface_names[iface] : "?";
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) errmsg(err, errlen, -EINVAL, __VA_ARGS__)
 
 /*
  * Copies the next value (up to an unescaped comma) into out, turning ",,"

@@ -11,20 +11,8 @@
 #include <unistd.h>
 
 #include "devices/blk.h"
-#include "vmm/container_of.h"
+#include "tests/unit/rec_engine.h"
 
-struct rec {
-	struct blk_engine e;
-	struct blk_io io[64];
-	unsigned n;
-};
-
-static void rec_submit(struct blk_engine *e, const struct blk_io *io)
-{
-	struct rec *r = container_of(e, struct rec, e);
-	cr_assert_lt(r->n, 64);
-	r->io[r->n++] = *io;
-}
 
 struct done {
 	int calls;
@@ -41,15 +29,14 @@ static void on_done(struct blk_req *req, int res)
 }
 
 static struct blk b;
-static struct rec rec;
+static struct rec_engine rec;
 static char buf[8][4096];
 static struct iovec iov[8][2];
 
 static void setup_mode(enum blk_cache mode, bool readonly)
 {
 	memset(dones, 0, sizeof(dones));
-	memset(&rec, 0, sizeof(rec));
-	rec.e.submit = rec_submit;
+	rec_engine_init(&rec);
 	blk_init_fake(&b, 99, 1 << 20, mode, readonly);
 	blk_attach(&b, NULL, &rec.e);
 }
@@ -75,8 +62,7 @@ static struct blk_req *req(unsigned i, enum blk_op op, uint64_t off, unsigned fl
 
 static void complete(unsigned k, int res)
 {
-	cr_assert_lt(k, rec.n);
-	rec.io[k].op->cb(rec.io[k].op, res);
+	rec_engine_complete(&rec, k, res);
 }
 
 Test(blk, policies_advertise_a_volatile_cache_exactly_when_there_is_one)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "devices/virtio_blk.h"
-#include "vmm/container_of.h"
+#include "tests/unit/rec_engine.h"
 
 #define RAM (1u << 20)
 #define QSIZE 16u
@@ -27,25 +27,13 @@
 #define TABLE 0x4000ull /* indirect tables */
 #define BUF 0x10000ull
 
-struct rec {
-	struct blk_engine e;
-	struct blk_io io[64];
-	unsigned n;
-};
-
-static void rec_submit(struct blk_engine *e, const struct blk_io *io)
-{
-	struct rec *r = container_of(e, struct rec, e);
-	cr_assert_lt(r->n, 64);
-	r->io[r->n++] = *io;
-}
 
 static uint8_t *mem;       /* guest RAM, between two guard regions */
 static size_t map_len;
 static struct guest_mem gm;
 static struct loop loop;
 static struct blk blk;
-static struct rec rec;
+static struct rec_engine rec;
 static struct vblk vb;
 static int irq_fd;
 static uint16_t avail_idx;
@@ -94,8 +82,7 @@ static void setup_features(enum blk_cache mode, bool readonly, uint64_t drop)
 	memset(&gm, 0, sizeof(gm));
 	cr_assert_eq(gm_add_region(&gm, 0, RAM, mem), 0);
 	cr_assert_eq(loop_init(&loop, 8), 0);
-	memset(&rec, 0, sizeof(rec));
-	rec.e.submit = rec_submit;
+	rec_engine_init(&rec);
 	blk_init_fake(&blk, -1, 64 << 20, mode, readonly);
 	snprintf(blk.serial, sizeof(blk.serial), "SERIAL-42");
 	blk_attach(&blk, &loop, &rec.e);
@@ -201,8 +188,7 @@ static uint8_t status_byte(void)
 
 static void complete_io(unsigned k, int res)
 {
-	cr_assert_lt(k, rec.n);
-	rec.io[k].op->cb(rec.io[k].op, res);
+	rec_engine_complete(&rec, k, res);
 	run_deferred();
 }
 
