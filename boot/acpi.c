@@ -87,6 +87,13 @@ static void dsdt_device(struct aml *scope, const struct acpi_device *d)
 		case ACPI_RES_MEM32: aml_res_mem32(&res, r->base, r->len); break;
 		case ACPI_RES_IRQ_EDGE: aml_res_irq(&res, r->base, true, false); break;
 		case ACPI_RES_IRQ_LEVEL: aml_res_irq(&res, r->base, false, false); break;
+		case ACPI_RES_BUS_NUMBERS:
+			aml_res_bus_numbers(&res, (uint16_t)r->base, (uint16_t)r->len);
+			break;
+		case ACPI_RES_IO_WINDOW:
+			aml_res_io_window(&res, (uint16_t)r->base, (uint16_t)r->len);
+			break;
+		case ACPI_RES_MEM_WINDOW: aml_res_mem_window(&res, r->base, r->len); break;
 		}
 	}
 	aml_res_end(&res);

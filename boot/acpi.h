@@ -14,6 +14,9 @@ enum acpi_res_kind {
 	ACPI_RES_MEM32,    /* base, len */
 	ACPI_RES_IRQ_EDGE, /* base = GSI, active-high */
 	ACPI_RES_IRQ_LEVEL,/* base = GSI, active-high */
+	ACPI_RES_BUS_NUMBERS, /* a host bridge's bus range: base = first, len = count */
+	ACPI_RES_IO_WINDOW,   /* a host bridge's port window */
+	ACPI_RES_MEM_WINDOW,  /* a host bridge's memory window */
 };
 
 struct acpi_res {

@@ -193,6 +193,38 @@ void aml_res_irq(struct aml *r, uint32_t gsi, bool edge, bool active_low)
 	aml_bytes(r, b, sizeof(b));
 }
 
+/*
+ * Word (0x88) and DWord (0x87) Address Space Descriptors, ACPI 6.x 6.4.3.5:
+ * producer, fixed minimum and maximum, positive decode (general flags 0x0C).
+ */
+static void res_word(struct aml *r, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t len)
+{
+	uint8_t b[16] = {0x88, 0x0D, 0x00, type, 0x0C, type_flags};
+	put_le16(b + 8, min);
+	put_le16(b + 10, (uint16_t)(min + len - 1));
+	put_le16(b + 14, len);
+	aml_bytes(r, b, sizeof(b));
+}
+
+void aml_res_bus_numbers(struct aml *r, uint16_t first, uint16_t count)
+{
+	res_word(r, 2, 0x00, first, count);
+}
+
+void aml_res_io_window(struct aml *r, uint16_t base, uint16_t len)
+{
+	res_word(r, 1, 0x03, base, len); /* ISA and non-ISA ranges */
+}
+
+void aml_res_mem_window(struct aml *r, uint32_t base, uint32_t len)
+{
+	uint8_t b[26] = {0x87, 0x17, 0x00, 0, 0x0C, 0x01}; /* memory, read-write, non-cacheable */
+	put_le32(b + 10, base);
+	put_le32(b + 14, base + len - 1);
+	put_le32(b + 22, len);
+	aml_bytes(r, b, sizeof(b));
+}
+
 void aml_res_end(struct aml *r)
 {
 	static const uint8_t end[] = {0x79, 0x00};

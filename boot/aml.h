@@ -44,6 +44,10 @@ void aml_buffer(struct aml *a, const struct aml *bytes);
 void aml_res_io(struct aml *r, uint16_t base, uint8_t len);
 void aml_res_mem32(struct aml *r, uint32_t base, uint32_t len);
 void aml_res_irq(struct aml *r, uint32_t gsi, bool edge, bool active_low);
+/* Address space descriptors a host bridge produces (its windows): min..min+len-1. */
+void aml_res_bus_numbers(struct aml *r, uint16_t first, uint16_t count);
+void aml_res_io_window(struct aml *r, uint16_t base, uint16_t len);
+void aml_res_mem_window(struct aml *r, uint32_t base, uint32_t len);
 void aml_res_end(struct aml *r);
 
 #endif

@@ -174,8 +174,9 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			struct disk_config *d = &cfg->disks[cfg->ndisks];
 			if (disk_spec_parse(optarg, d, errbuf, errlen))
 				return CONFIG_ERROR;
-			if (d->iface != DISK_IF_VIRTIO_BLK)
-				return fail(errbuf, errlen, "--disk: if=%s is not supported yet (use virtio-blk)",
+			if (d->iface == DISK_IF_VIRTIO_SCSI)
+				return fail(errbuf, errlen,
+					    "--disk: if=%s is not supported yet (use virtio-blk or ahci)",
 					    disk_iface_name(d->iface));
 			cfg->ndisks++;
 			break;

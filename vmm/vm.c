@@ -179,12 +179,14 @@ static int setup_devices(struct vm *vm, const struct vm_files *files, char *err,
 	if (ret)
 		return fail(err, errlen, ret, "irqfd for the UART");
 	uart_init(&vm->uart, vm->uart_irq_fd, files->console_out);
+	pci_bus_init(&vm->pci);
 	vm->pvpanic.ctl = &vm->ctl;
 	vm->power.ctl = &vm->ctl;
 
 	if ((ret = bus_map(&vm->pio, PORT_COM1, 8, &uart_bus_ops, &vm->uart)) ||
 	    (ret = bus_map(&vm->pio, PORT_ACPI_SLEEP_CTL, 3, &power_acpi_bus_ops, &vm->power)) ||
 	    (ret = bus_map(&vm->pio, PORT_I8042_CMD, 1, &power_i8042_bus_ops, &vm->power)) ||
+	    (ret = bus_map(&vm->pio, PCI_CONFIG_PORT, 8, &pci_conf1_bus_ops, &vm->pci)) ||
 	    (ret = bus_map(&vm->mmio, LAYOUT_PVPANIC, LAYOUT_PVPANIC_SIZE, &pvpanic_bus_ops,
 			   &vm->pvpanic)))
 		return fail(err, errlen, ret, "mapping device registers");
@@ -212,32 +214,59 @@ static uint64_t disk_mmio_base(unsigned i)
 
 static const unsigned disk_gsi[CONFIG_MAX_DISKS] = GSI_VIRTIO_LIST;
 
+/* AHCI disks share one controller at 00:01.0, its ABAR at the start of the PCI window. */
+static int setup_ahci(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
+{
+	struct blk *ports[AHCI_MAX_PORTS];
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->cfg->ndisks; i++)
+		if (vm->cfg->disks[i].iface == DISK_IF_AHCI && n < AHCI_MAX_PORTS)
+			ports[n++] = files->disks[i];
+	if (!n)
+		return 0;
+	ahci_init(&vm->ahci, ports, n, PCI_MMIO_WINDOW, vm->vm_fd, &vm->loop, &vm->mem);
+	vm->has_ahci = true;
+	int ret = pci_plug(&vm->pci, 1, &vm->ahci.pci);
+	if (!ret)
+		ret = bus_map(&vm->mmio, PCI_MMIO_WINDOW, AHCI_ABAR_SIZE, &ahci_bus_ops, &vm->ahci);
+	if (ret)
+		return fail(err, errlen, ret, "setting up the AHCI controller");
+	return 0;
+}
+
 static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
 {
+	unsigned nvirtio = 0;
 	for (unsigned i = 0; i < vm->cfg->ndisks; i++) {
 		const struct disk_config *d = &vm->cfg->disks[i];
 		struct blk *b = files->disks[i];
 		vm->disks[i] = b;
+		vm->ndisks = i + 1;
+		vm->virtio_slot[i] = -1;
 		blk_attach(b, &vm->loop, NULL);
-		int ret = kvm_irqfd_new(vm->vm_fd, disk_gsi[i], &vm->disk_irq_fd[i]);
+		if (d->iface != DISK_IF_VIRTIO_BLK)
+			continue;
+		/* virtio devices get windows and interrupts in their own order. */
+		unsigned v = nvirtio++;
+		int ret = kvm_irqfd_new(vm->vm_fd, disk_gsi[v], &vm->disk_irq_fd[i]);
 		if (ret)
 			return fail(err, errlen, ret, "irqfd for disk %u", i);
-		ret = vblk_init(&vm->vblk[i], b, vm->vm_fd, disk_mmio_base(i), d->queues,
+		vm->virtio_slot[i] = (int)v;
+		ret = vblk_init(&vm->vblk[i], b, vm->vm_fd, disk_mmio_base(v), d->queues,
 				vm->disk_irq_fd[i], &vm->loop, &vm->mem, &vm->ctl);
-		vm->ndisks = i + 1;
 		if (ret)
 			return fail(err, errlen, ret, "virtio-blk for disk %u", i);
-		ret = bus_map(&vm->mmio, disk_mmio_base(i), VMMIO_SIZE, &vmmio_bus_ops, &vm->vblk[i].mmio);
+		ret = bus_map(&vm->mmio, disk_mmio_base(v), VMMIO_SIZE, &vmmio_bus_ops, &vm->vblk[i].mmio);
 		if (ret)
 			return fail(err, errlen, ret, "mapping disk %u", i);
 		vmmio_start(&vm->vblk[i].mmio);
 	}
-	return 0;
+	return setup_ahci(vm, files, err, errlen);
 }
 
 static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 {
-	struct acpi_device devices[2 + CONFIG_MAX_DISKS] = {
+	struct acpi_device devices[3 + CONFIG_MAX_DISKS] = {
 		{
 			.name = "COM1", .hid = "PNP0501", .uid = 0, .nres = 2,
 			.res = {{ACPI_RES_IO, PORT_COM1, 8}, {ACPI_RES_IRQ_EDGE, GSI_COM1, 0}},
@@ -248,15 +277,26 @@ static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 		},
 	};
 	unsigned n = 2;
+	/* The PCI host bridge: Linux finds PCI only through it (FACTS §3.6). */
+	devices[n++] = (struct acpi_device){
+		.name = "PCI0", .hid = "PNP0A03", .uid = 0, .nres = 4,
+		.res = {{ACPI_RES_BUS_NUMBERS, 0, 256}, {ACPI_RES_IO, PCI_CONFIG_PORT, 8},
+			{ACPI_RES_IO_WINDOW, PCI_IO_WINDOW, PCI_IO_WINDOW_SIZE},
+			{ACPI_RES_MEM_WINDOW, PCI_MMIO_WINDOW, PCI_MMIO_WINDOW_SIZE}},
+	};
 	/* virtio-mmio devices as Linux's virtio_mmio module binds them from ACPI (LNRO0005). */
 	static const char *const names[CONFIG_MAX_DISKS] = {"VR00", "VR01", "VR02", "VR03",
 							    "VR04", "VR05", "VR06", "VR07"};
-	for (unsigned i = 0; i < vm->ndisks; i++)
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		int v = vm->virtio_slot[i];
+		if (v < 0)
+			continue;
 		devices[n++] = (struct acpi_device){
-			.name = names[i], .hid = "LNRO0005", .uid = i, .nres = 2,
-			.res = {{ACPI_RES_MEM32, (uint32_t)disk_mmio_base(i), VMMIO_SIZE},
-				{ACPI_RES_IRQ_EDGE, disk_gsi[i], 0}},
+			.name = names[v], .hid = "LNRO0005", .uid = (unsigned)v, .nres = 2,
+			.res = {{ACPI_RES_MEM32, (uint32_t)disk_mmio_base((unsigned)v), VMMIO_SIZE},
+				{ACPI_RES_IRQ_EDGE, disk_gsi[v], 0}},
 		};
+	}
 	struct acpi_config cfg = {
 		.ncpus = vm->ncpus,
 		.devices = devices,
@@ -433,13 +473,18 @@ void vm_print_stats(const struct vm *vm)
 		(unsigned long long)vm->uart.tx_bytes);
 	for (unsigned i = 0; i < vm->ndisks; i++) {
 		char label[32];
-		snprintf(label, sizeof(label), "disk%u virtio-blk", i);
+		snprintf(label, sizeof(label), "disk%u %s", i, disk_iface_name(vm->cfg->disks[i].iface));
 		blk_print_stats(vm->disks[i], label);
+		if (vm->virtio_slot[i] < 0)
+			continue;
 		const struct vmmio *m = &vm->vblk[i].mmio;
 		fprintf(stderr, "kestrel: stats: %s: kicks %llu, interrupts %llu, bad requests %llu\n",
 			label, (unsigned long long)m->kicks, (unsigned long long)m->interrupts,
 			(unsigned long long)m->bad_requests);
 	}
+	if (vm->has_ahci)
+		fprintf(stderr, "kestrel: stats: ahci: interrupts %llu, bad commands %llu\n",
+			(unsigned long long)vm->ahci.msis, (unsigned long long)vm->ahci.bad_commands);
 	long hwm = vm_hwm_kib();
 	uint64_t touched = guest_touched_bytes(&vm->mem) >> 10;
 	fprintf(stderr, "kestrel: stats: peak RSS %ld KiB, guest RAM resident %llu KiB, "
@@ -457,11 +502,15 @@ void vm_destroy(struct vm *vm)
 	if (vm->loop.kick_fd > 0)
 		loop_destroy(&vm->loop);
 	uart_destroy(&vm->uart);
+	pci_bus_destroy(&vm->pci);
 	for (unsigned i = 0; i < vm->ndisks; i++) {
-		vblk_destroy(&vm->vblk[i]);
+		if (vm->virtio_slot[i] >= 0)
+			vblk_destroy(&vm->vblk[i]);
 		if (vm->disk_irq_fd[i] >= 0)
 			close(vm->disk_irq_fd[i]);
 	}
+	if (vm->has_ahci)
+		ahci_destroy(&vm->ahci);
 	gm_destroy(&vm->mem);
 	free(vm->cpuid);
 	int fds[] = {vm->signal_fd, vm->uart_irq_fd, vm->io_delay_fd, vm->vm_fd, vm->kvm_fd};

@@ -12,7 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "devices/ahci.h"
 #include "devices/console.h"
+#include "devices/pci.h"
 #include "devices/power.h"
 #include "devices/pvpanic.h"
 #include "devices/uart.h"
@@ -64,9 +66,13 @@ struct vm {
 	struct loop_watch signal_watch;
 	uint8_t signal_buf[128];
 	int io_delay_fd;
+	struct pci_bus pci;
+	struct ahci ahci;
+	bool has_ahci;
 	struct blk *disks[CONFIG_MAX_DISKS];
 	struct vblk vblk[CONFIG_MAX_DISKS];
 	int disk_irq_fd[CONFIG_MAX_DISKS];
+	int virtio_slot[CONFIG_MAX_DISKS]; /* order among virtio devices, or -1 */
 	unsigned int ndisks;
 
 	const char *boot_format;

@@ -13,6 +13,9 @@ static const struct acpi_device devices[] = {
 	 .res = {{ACPI_RES_IO, 0x3F8, 8}, {ACPI_RES_IRQ_EDGE, 4, 0}}},
 	{.name = "PEVT", .hid = "QEMU0001", .uid = 0, .nres = 1,
 	 .res = {{ACPI_RES_MEM32, 0xD1000000, 2}}},
+	{.name = "PCI0", .hid = "PNP0A03", .uid = 0, .nres = 4,
+	 .res = {{ACPI_RES_BUS_NUMBERS, 0, 256}, {ACPI_RES_IO, 0xCF8, 8},
+		 {ACPI_RES_IO_WINDOW, 0x1000, 0xF000}, {ACPI_RES_MEM_WINDOW, 0xC0000000, 0x10000000}}},
 };
 
 static uint8_t blob[LAYOUT_ACPI_SIZE];
@@ -20,7 +23,7 @@ static struct acpi_layout l;
 
 static void build(unsigned ncpus)
 {
-	struct acpi_config cfg = {ncpus, devices, 2};
+	struct acpi_config cfg = {ncpus, devices, 3};
 	cr_assert_eq(acpi_build(&cfg, LAYOUT_ACPI, blob, sizeof(blob), &l), 0);
 }
 
@@ -99,7 +102,7 @@ Test(acpi, madt_has_one_enabled_lapic_per_cpu_and_the_ioapic)
 /* The DSDT must decompile cleanly with ACPICA's iasl and name our devices. */
 Test(acpi, dsdt_decompiles_with_iasl_and_names_the_devices)
 {
-	struct acpi_config cfg = {1, devices, 2};
+	struct acpi_config cfg = {1, devices, 3};
 	uint8_t *dsdt;
 	size_t len;
 	cr_assert_eq(acpi_build_dsdt(&cfg, &dsdt, &len), 0);
@@ -124,7 +127,12 @@ Test(acpi, dsdt_decompiles_with_iasl_and_names_the_devices)
 	dsl[n] = 0;
 	fclose(f);
 	const char *want[] = {"Device (COM1)", "EisaId (\"PNP0501\")", "Device (PEVT)",
-			      "\"QEMU0001\"", "Name (_S5, Package", "0x03F8", "0xD1000000"};
+			      "\"QEMU0001\"", "Name (_S5, Package", "0x03F8", "0xD1000000",
+			      "Device (PCI0)", "EisaId (\"PNP0A03\")",
+			      "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,",
+			      "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,",
+			      "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,",
+			      "0xCFFFFFFF", "0xFFFF"};
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_assert(strstr(dsl, want[i]), "decompiled DSDT lacks %s:\n%s", want[i], dsl);
 	cr_assert_null(strstr(dsl, "Error"), "%s", dsl);

@@ -168,7 +168,7 @@ Test(config, bad_disk_specs_are_refused_by_name)
 		     "path=x,if=virtio-blk,serial=123456789012345678901");
 	EXPECT_ERROR("'junk' is not key=value", "--kernel", "k", "--disk", "path=x,junk,if=virtio-blk");
 	EXPECT_ERROR("empty path=", "--kernel", "k", "--disk", "path=,if=virtio-blk");
-	EXPECT_ERROR("--disk: if=ahci is not supported yet", "--kernel", "k", "--disk", "path=x,if=ahci");
+	EXPECT_ERROR("--disk: if=virtio-scsi is not supported yet", "--kernel", "k", "--disk", "path=x,if=virtio-scsi");
 	EXPECT_ERROR("--disk: at most 8 disks", "--kernel", "k",
 		     "--disk", "path=1,if=virtio-blk", "--disk", "path=2,if=virtio-blk",
 		     "--disk", "path=3,if=virtio-blk", "--disk", "path=4,if=virtio-blk",
