@@ -27,12 +27,12 @@ static const char *make_image(const char *name, long long size)
 	return path;
 }
 
-/* Boots the tools guest with the given --disk specs and runs cmd in it. */
-static struct run boot_with_disks(const char *const *disks, unsigned ndisks, const char *cpus,
-				  const char *cmd)
+/* Boots the tools guest with the given --disk specs and kernel arguments, and runs cmd in it. */
+static struct run boot_with_disks_args(const char *const *disks, unsigned ndisks, const char *cpus,
+				       const char *kargs, const char *cmd)
 {
 	char cmdline[1024];
-	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 quiet -- %s", cmd);
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 quiet %s -- %s", kargs, cmd);
 	const char *args[32] = {"--kernel", guest_file("vmlinux"), "--initrd",
 				guest_file("initrd-tools.img"), "--mem", "512M", "--cpus", cpus,
 				"--stats", "--cmdline", cmdline};
@@ -47,6 +47,12 @@ static struct run boot_with_disks(const char *const *disks, unsigned ndisks, con
 	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
 	cr_assert(strstr(r.out, "KESTREL-GUEST-EXIT 0"), "guest command failed:\n%s", r.out);
 	return r;
+}
+
+static struct run boot_with_disks(const char *const *disks, unsigned ndisks, const char *cpus,
+				  const char *cmd)
+{
+	return boot_with_disks_args(disks, ndisks, cpus, "", cmd);
 }
 
 static void expect_value(const struct run *r, const char *key, const char *want)
@@ -104,18 +110,39 @@ static void host_checks_fs(const struct run *r, const char *image)
 	}
 }
 
-static void policy_test(const char *cache, bool volatile_cache, bool host_flushes_expected)
+/*
+ * One policy on one interface: what the guest sees, a file system written
+ * in the guest and checked on the host, fio verify, and which flushes
+ * reached the host. dev is the guest's name for the disk (vda, sda).
+ */
+static void policy_test(const char *iface, const char *dev, const char *cache, bool volatile_cache,
+			bool host_flushes_expected)
 {
 	const char *img = make_image("disk.img", DISK_SIZE);
-	char spec[1200];
-	snprintf(spec, sizeof(spec), "path=%s,if=virtio-blk,cache=%s,serial=kestrel-%s", img, cache, cache);
+	char spec[1200], cmd[256], key[64];
+	snprintf(spec, sizeof(spec), "path=%s,if=%s,cache=%s,serial=kestrel-%s", img, iface, cache, cache);
 	const char *disks[] = {spec};
-	struct run r = boot_with_disks(disks, 1, "1", "disk-test report; disk-test fs /dev/vda");
-	expect_value(&r, "WRITE_CACHE_vda", volatile_cache ? "write_back" : "write_through");
-	char serial[64];
-	snprintf(serial, sizeof(serial), "kestrel-%s", cache);
-	expect_value(&r, "SERIAL_vda", serial);
-	expect_value(&r, "SIZE_vda", "524288");
+	bool ata = !strcmp(iface, "ahci");
+	snprintf(cmd, sizeof(cmd), "disk-test report; %sdisk-test fs /dev/%s",
+		 ata ? "disk-test ata-cache-state /dev/sda; " : "", dev);
+	struct run r = boot_with_disks(disks, 1, "1", cmd);
+	snprintf(key, sizeof(key), "WRITE_CACHE_%s", dev);
+	expect_value(&r, key, volatile_cache ? "write_back" : "write_through");
+	snprintf(key, sizeof(key), "SIZE_%s", dev);
+	expect_value(&r, key, "524288");
+	if (ata) {
+		expect_value(&r, "DRIVER_sda", "ahci");
+		expect_value(&r, "HDPARM_WCACHE_SUPPORTED", "yes");
+		expect_value(&r, "HDPARM_WCACHE_ENABLED", volatile_cache ? "yes" : "no");
+		expect_value(&r, "HDPARM_FLUSH_EXT", "yes");
+		char v[16];
+		cr_assert_not_null(guest_value(&r, "QUEUE_DEPTH_sda", v, sizeof(v)), "%s", r.out);
+		cr_assert_gt(atoi(v), 1, "NCQ is not in use: queue depth %s", v);
+	} else {
+		char serial[64];
+		snprintf(serial, sizeof(serial), "kestrel-%s", cache);
+		expect_value(&r, "SERIAL_vda", serial);
+	}
 	expect_value(&r, "FIO_VERIFY", "ok");
 	expect_value(&r, "UMOUNT", "ok");
 	host_checks_fs(&r, img);
@@ -124,32 +151,99 @@ static void policy_test(const char *cache, bool volatile_cache, bool host_flushe
 	unsigned long long writes = counter(&r, 0, "writes"), dsync = counter(&r, 0, "dsync writes");
 	cr_assert_gt(writes, 0);
 	cr_assert_eq(counter(&r, 0, "errors"), 0, "%s", r.out);
-	/* mkfs.ext4 discards the whole disk and zeroes its tables: both reached fallocate. */
-	cr_assert_gt(counter(&r, 0, "discards"), 0, "%s", r.out);
-	cr_assert_gt(counter(&r, 0, "write zeroes"), 0, "%s", r.out);
+	if (!ata) {
+		/* mkfs.ext4 discards the whole disk and zeroes its tables: both reached fallocate. */
+		cr_assert_gt(counter(&r, 0, "discards"), 0, "%s", r.out);
+		cr_assert_gt(counter(&r, 0, "write zeroes"), 0, "%s", r.out);
+	}
 	if (volatile_cache) {
 		/* The guest flushes (journal commits, sync, unmount)... */
-		cr_assert_gt(flushes, 0, "cache=%s: the guest never flushed:\n%s", cache, r.out);
-		cr_assert_eq(dsync, 0, "cache=%s: cached writes went out durable", cache);
+		cr_assert_gt(flushes, 0, "%s cache=%s: the guest never flushed:\n%s", iface, cache, r.out);
+		cr_assert_eq(dsync, 0, "%s cache=%s: cached writes went out durable", iface, cache);
 		/* ...and they reach the host, except for unsafe. */
 		if (host_flushes_expected)
-			cr_assert_gt(host, 0, "cache=%s: no guest flush reached the host", cache);
+			cr_assert_gt(host, 0, "%s cache=%s: no guest flush reached the host", iface, cache);
 		else
-			cr_assert_eq(host, 0, "cache=%s: %llu host flushes", cache, host);
+			cr_assert_eq(host, 0, "%s cache=%s: %llu host flushes", iface, cache, host);
 	} else {
 		/* No cache advertised: no flushes from the guest, and every write durable. */
-		cr_assert_eq(flushes, 0, "cache=%s: the guest flushed %llu times", cache, flushes);
-		cr_assert_eq(dsync, writes, "cache=%s: %llu of %llu writes durable", cache, dsync, writes);
+		cr_assert_eq(flushes, 0, "%s cache=%s: the guest flushed %llu times", iface, cache, flushes);
+		cr_assert_eq(dsync, writes, "%s cache=%s: %llu of %llu writes durable", iface, cache, dsync, writes);
 	}
 	unlink(img);
 	run_free(&r);
 }
 
-Test(disk, cache_writeback, .timeout = DISK_TIMEOUT) { policy_test("writeback", true, true); }
-Test(disk, cache_none, .timeout = DISK_TIMEOUT) { policy_test("none", true, true); }
-Test(disk, cache_writethrough, .timeout = DISK_TIMEOUT) { policy_test("writethrough", false, false); }
-Test(disk, cache_directsync, .timeout = DISK_TIMEOUT) { policy_test("directsync", false, false); }
-Test(disk, cache_unsafe, .timeout = DISK_TIMEOUT) { policy_test("unsafe", true, false); }
+Test(disk, cache_writeback, .timeout = DISK_TIMEOUT) { policy_test("virtio-blk", "vda", "writeback", true, true); }
+Test(disk, cache_none, .timeout = DISK_TIMEOUT) { policy_test("virtio-blk", "vda", "none", true, true); }
+Test(disk, cache_writethrough, .timeout = DISK_TIMEOUT) { policy_test("virtio-blk", "vda", "writethrough", false, false); }
+Test(disk, cache_directsync, .timeout = DISK_TIMEOUT) { policy_test("virtio-blk", "vda", "directsync", false, false); }
+Test(disk, cache_unsafe, .timeout = DISK_TIMEOUT) { policy_test("virtio-blk", "vda", "unsafe", true, false); }
+
+Test(ahci, cache_writeback, .timeout = DISK_TIMEOUT) { policy_test("ahci", "sda", "writeback", true, true); }
+Test(ahci, cache_none, .timeout = DISK_TIMEOUT) { policy_test("ahci", "sda", "none", true, true); }
+Test(ahci, cache_writethrough, .timeout = DISK_TIMEOUT) { policy_test("ahci", "sda", "writethrough", false, false); }
+Test(ahci, cache_directsync, .timeout = DISK_TIMEOUT) { policy_test("ahci", "sda", "directsync", false, false); }
+Test(ahci, cache_unsafe, .timeout = DISK_TIMEOUT) { policy_test("ahci", "sda", "unsafe", true, false); }
+
+Test(ahci, hdparm_switches_the_write_cache_and_writes_follow, .timeout = DISK_TIMEOUT)
+{
+	const char *img = make_image("disk.img", 64 << 20);
+	char spec[1200];
+	snprintf(spec, sizeof(spec), "path=%s,if=ahci,cache=writeback", img);
+	const char *disks[] = {spec};
+	struct run r = boot_with_disks(disks, 1, "1", "disk-test ata-cache /dev/sda 64");
+	expect_value(&r, "HDPARM_WCACHE_ENABLED", "yes");
+	expect_value(&r, "HDPARM_WCACHE_ENABLED_W0", "no");
+	expect_value(&r, "WRITE_CACHE_W0", "write_through");
+	expect_value(&r, "W0_WRITES", "ok");
+	expect_value(&r, "HDPARM_WCACHE_ENABLED_W1", "yes");
+	expect_value(&r, "WRITE_CACHE_W1", "write_back");
+	unsigned long long dsync = counter(&r, 0, "dsync writes");
+	cr_assert_geq(dsync, 64, "only %llu durable writes with the cache off", dsync);
+	unlink(img);
+	run_free(&r);
+}
+
+Test(ahci, fua_writes_reach_the_backend_as_durable_writes, .timeout = DISK_TIMEOUT)
+{
+	const char *img = make_image("disk.img", 64 << 20);
+	char spec[1200];
+	snprintf(spec, sizeof(spec), "path=%s,if=ahci,cache=writeback", img);
+	const char *disks[] = {spec};
+	struct run r = boot_with_disks_args(disks, 1, "1", "libata.fua=1",
+					    "disk-test report; disk-test fua /dev/sda 32");
+	expect_value(&r, "FUA_sda", "1");
+	expect_value(&r, "FUA_WRITES", "ok");
+	unsigned long long fua = counter(&r, 0, "fua writes");
+	cr_assert_geq(fua, 32, "only %llu FUA writes reached the backend", fua);
+	cr_assert_geq(counter(&r, 0, "dsync writes"), fua);
+	unlink(img);
+	run_free(&r);
+}
+
+Test(ahci, next_to_a_virtio_disk, .timeout = DISK_TIMEOUT)
+{
+	const char *a = make_image("a.img", 64 << 20), *b = make_image("b.img", 32 << 20);
+	char sa[1200], sb[1200];
+	snprintf(sa, sizeof(sa), "path=%s,if=ahci,cache=writethrough", a);
+	snprintf(sb, sizeof(sb), "path=%s,if=virtio-blk,cache=writeback", b);
+	const char *disks[] = {sa, sb};
+	struct run r = boot_with_disks(disks, 2, "2",
+				       "disk-test report; "
+				       "dd if=/dev/urandom of=/dev/sda bs=64k count=8 oflag=direct 2>/dev/null; "
+				       "dd if=/dev/urandom of=/dev/vda bs=64k count=8 oflag=direct 2>/dev/null");
+	expect_value(&r, "DRIVER_sda", "ahci");
+	expect_value(&r, "WRITE_CACHE_sda", "write_through");
+	expect_value(&r, "WRITE_CACHE_vda", "write_back");
+	expect_value(&r, "SIZE_sda", "131072");
+	expect_value(&r, "SIZE_vda", "65536");
+	cr_assert_eq(counter(&r, 0, "dsync writes"), counter(&r, 0, "writes"));
+	cr_assert_eq(counter(&r, 1, "dsync writes"), 0);
+	unlink(a);
+	unlink(b);
+	run_free(&r);
+}
 
 Test(disk, guest_turning_the_cache_off_makes_writes_durable, .timeout = DISK_TIMEOUT)
 {
