@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "devices/virtqueue.h" /* vq_buf_to_iov */
 #include "vmm/container_of.h"
 #include "vmm/log.h"
 
@@ -280,17 +281,6 @@ static unsigned trim_iov(struct iovec *iov, unsigned n, uint64_t len)
 	return n;
 }
 
-static uint64_t copy_to_iov(const struct iovec *iov, unsigned n, const uint8_t *src, uint64_t len)
-{
-	uint64_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		uint64_t c = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
-		memcpy(iov[i].iov_base, src + done, c);
-		done += c;
-	}
-	return done;
-}
-
 static void start_slot(struct ahci *h, struct ahci_port *p, unsigned idx)
 {
 	struct ahci_slot *s = &p->slots[idx];
@@ -357,7 +347,7 @@ static void start_slot(struct ahci *h, struct ahci_port *p, unsigned idx)
 		return;
 	}
 	case ATA_DATA_IN: {
-		s->prdbc = (uint32_t)copy_to_iov(s->iov, niov, plan.data, plan.data_len);
+		s->prdbc = (uint32_t)vq_buf_to_iov(s->iov, niov, 0, plan.data, plan.data_len);
 		/* Linux reads a PIO data-in command's final status from the PIO Setup FIS. */
 		uint8_t ps[20] = {0x5F, 0x60, 0x58, 0};
 		ps[15] = plan.status;

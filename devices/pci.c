@@ -174,6 +174,21 @@ static bool decode(uint32_t a, unsigned *slot, unsigned *reg)
 	return true;
 }
 
+/* The slot and register the 0xCF8 latch selects for a data-port access at off. */
+static bool latched_target(struct pci_bus *b, uint64_t off, uint32_t len, unsigned *slot,
+			   unsigned *reg)
+{
+	if (off < 4 || off - 4 + len > 4)
+		return false;
+	pthread_mutex_lock(&b->lock);
+	uint32_t a = b->address;
+	pthread_mutex_unlock(&b->lock);
+	if (!decode(a, slot, reg))
+		return false;
+	*reg += (unsigned)(off - 4);
+	return true;
+}
+
 static void conf1_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 {
 	struct pci_bus *b = dev;
@@ -182,13 +197,10 @@ static void conf1_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 		pthread_mutex_lock(&b->lock);
 		v = b->address;
 		pthread_mutex_unlock(&b->lock);
-	} else if (off >= 4 && off - 4 + len <= 4) {
-		pthread_mutex_lock(&b->lock);
-		uint32_t a = b->address;
-		pthread_mutex_unlock(&b->lock);
+	} else {
 		unsigned slot, reg;
-		if (decode(a, &slot, &reg))
-			v = pci_config_read(b, slot, reg + (unsigned)(off - 4), len);
+		if (latched_target(b, off, len, &slot, &reg))
+			v = pci_config_read(b, slot, reg, len);
 	}
 	memcpy(data, &v, len);
 }
@@ -202,13 +214,10 @@ static void conf1_write(void *dev, uint64_t off, const uint8_t *data, uint32_t l
 		pthread_mutex_lock(&b->lock);
 		b->address = v & 0x80FFFFFCu;
 		pthread_mutex_unlock(&b->lock);
-	} else if (off >= 4 && off - 4 + len <= 4) {
-		pthread_mutex_lock(&b->lock);
-		uint32_t a = b->address;
-		pthread_mutex_unlock(&b->lock);
+	} else {
 		unsigned slot, reg;
-		if (decode(a, &slot, &reg))
-			pci_config_write(b, slot, reg + (unsigned)(off - 4), len, v);
+		if (latched_target(b, off, len, &slot, &reg))
+			pci_config_write(b, slot, reg, len, v);
 	}
 }
 
