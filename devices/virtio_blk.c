@@ -126,27 +126,6 @@ static void blk_done(struct blk_req *br, int res)
 	}
 }
 
-/* The iovecs covering [skip, skip+len) of iov[0..n); returns how many. */
-static unsigned iov_slice(const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len,
-			  struct iovec *out)
-{
-	unsigned k = 0;
-	for (unsigned i = 0; i < n && len; i++) {
-		uint64_t l = iov[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		uint64_t c = l - skip < len ? l - skip : len;
-		out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
-		out[k].iov_len = c;
-		k++;
-		len -= c;
-		skip = 0;
-	}
-	return k;
-}
-
 static void submit_range(struct vblk_req *r, enum blk_op op, const struct iovec *out,
 			 unsigned nout, uint64_t data_len)
 {
@@ -209,8 +188,8 @@ static void handle(struct vblk_req *r)
 			complete(r, VIRTIO_BLK_S_IOERR);
 			return;
 		}
-		unsigned n = is_in ? iov_slice(in, e->nin, 0, len, r->data)
-				   : iov_slice(out, e->nout, sizeof(hdr), len, r->data);
+		unsigned n = is_in ? vq_iov_slice(in, e->nin, 0, len, r->data)
+				   : vq_iov_slice(out, e->nout, sizeof(hdr), len, r->data);
 		r->br = (struct blk_req){.op = is_in ? BLK_OP_READ : BLK_OP_WRITE,
 					 .offset = hdr.sector * SECTOR, .iov = r->data, .niov = n,
 					 .done = blk_done};

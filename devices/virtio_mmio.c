@@ -138,6 +138,14 @@ void vmmio_complete(struct vmmio *m, unsigned int q, uint16_t head, uint32_t wri
 	}
 }
 
+void vmmio_hold_queue(struct vmmio *m, unsigned int q, bool held)
+{
+	if (held)
+		m->held |= 1u << q;
+	else
+		m->held &= ~(1u << q);
+}
+
 static bool polling(const struct vmmio *m)
 {
 	return m->loop->poll_ns && m->poller.poll;
@@ -162,7 +170,7 @@ static bool poller_poll(struct loop_poller *p)
 		return false;
 	bool work = false;
 	for (unsigned i = 0; i < m->nqueues; i++) {
-		if (vq_has_new(&m->queues[i])) {
+		if (!(m->held & (1u << i)) && vq_has_new(&m->queues[i])) {
 			work = true;
 			m->ops->queue_notify(m->dev, i);
 		}
@@ -177,7 +185,8 @@ static bool poller_arm(struct loop_poller *p)
 		return false;
 	bool more = false;
 	for (unsigned i = 0; i < m->nqueues; i++)
-		more |= vq_arm_and_check(&m->queues[i]);
+		if (!(m->held & (1u << i)))
+			more |= vq_arm_and_check(&m->queues[i]);
 	return more;
 }
 

@@ -78,6 +78,7 @@ struct vmmio {
 	struct loop_task irq_task;
 	struct loop_poller poller;
 	bool live; /* atomic: DRIVER_OK and not broken; the poller serves queues only then */
+	uint32_t held; /* queues the device takes no buffers from now (vmmio_hold_queue) */
 	uint64_t bad_requests; /* stats: chains refused */
 	uint64_t kicks;        /* stats: queue notifications served */
 	uint64_t interrupts;   /* stats: used-buffer interrupts raised */
@@ -106,6 +107,15 @@ __attribute__((warn_unused_result)) enum vq_pop_result vmmio_pop(struct vmmio *m
 void vmmio_complete(struct vmmio *m, unsigned int q, uint16_t head, uint32_t written);
 /* Loop thread: before the device stops popping queue q; true if more arrived. */
 bool vmmio_queue_idle(struct vmmio *m, unsigned int q);
+
+/*
+ * Loop thread: the device stops (held) or resumes taking buffers from queue
+ * q. A held queue is neither polled nor armed for kicks, so buffers the
+ * driver leaves there (virtio-scsi's event queue, or its control queue while
+ * a task management function waits) do not keep the loop awake. On resume
+ * the device serves the queue itself.
+ */
+void vmmio_hold_queue(struct vmmio *m, unsigned int q, bool held);
 
 /* Negotiated feature test, for devices (under the lock or on the loop after DRIVER_OK). */
 bool vmmio_has_feature(const struct vmmio *m, unsigned int bit);

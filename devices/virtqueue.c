@@ -200,6 +200,8 @@ static uint64_t iov_copy(const struct iovec *iov, unsigned n, uint64_t skip, uin
 			skip -= l;
 			continue;
 		}
+		if (!iov[i].iov_base)
+			break; /* a buffer outside guest RAM (vq_elem.bad_addr): stop before it */
 		uint64_t c = l - skip < len - done ? l - skip : len - done;
 		uint8_t *v = (uint8_t *)iov[i].iov_base + skip;
 		if (to_iov)
@@ -220,4 +222,24 @@ uint64_t vq_iov_to_buf(const struct iovec *iov, unsigned n, uint64_t skip, void 
 uint64_t vq_buf_to_iov(const struct iovec *iov, unsigned n, uint64_t skip, const void *buf, uint64_t len)
 {
 	return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
+}
+
+unsigned vq_iov_slice(const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len,
+		      struct iovec *out)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < n && len; i++) {
+		uint64_t l = iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		uint64_t c = l - skip < len ? l - skip : len;
+		out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
+		out[k].iov_len = c;
+		k++;
+		len -= c;
+		skip = 0;
+	}
+	return k;
 }

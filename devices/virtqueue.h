@@ -82,8 +82,16 @@ bool vq_has_new(const struct vq *q);
  */
 bool vq_arm_and_check(struct vq *q);
 
-/* Copies up to len bytes from/to a run of iovecs; returns bytes copied. */
+/*
+ * Copies up to len bytes from/to a run of iovecs; returns bytes copied. It
+ * stops at a buffer outside guest RAM (NULL base), so a short count is how
+ * a caller learns of one.
+ */
 uint64_t vq_iov_to_buf(const struct iovec *iov, unsigned n, uint64_t skip, void *buf, uint64_t len);
 uint64_t vq_buf_to_iov(const struct iovec *iov, unsigned n, uint64_t skip, const void *buf, uint64_t len);
+
+/* The iovecs covering bytes [skip, skip+len) of iov[0..n), into out; returns how many. */
+unsigned vq_iov_slice(const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len,
+		      struct iovec *out);
 
 #endif

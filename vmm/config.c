@@ -51,8 +51,11 @@ void config_usage(void)
 "  --kernel-cache DIR   decompress a bzImage once into DIR and boot the cached\n"
 "                       vmlinux (PVH entry) from then on: faster boots\n"
 "  --disk SPEC          attach a raw image or block device (repeatable):\n"
-"                       path=FILE,if=virtio-blk[,cache=MODE][,readonly=on|off]\n"
+"                       path=FILE,if=IFACE[,cache=MODE][,readonly=on|off]\n"
 "                       [,serial=STR][,queues=N]\n"
+"                       IFACE: virtio-blk (/dev/vdX), virtio-scsi (/dev/sdX, one\n"
+"                       controller for all, a target each) or ahci (/dev/sdX, a\n"
+"                       SATA port each on one PCI controller)\n"
 "  --stats              print device counters on stderr at exit\n"
 "  --help, --version\n"
 "\n"
@@ -63,7 +66,8 @@ void config_usage(void)
 "  directsync           O_DIRECT, and every write is on stable storage before it completes\n"
 "  unsafe               guest flushes are ignored: a host crash or power loss can\n"
 "                       LOSE DATA THE GUEST WAS TOLD IS SAFE. For scratch disks only.\n"
-"queues= defaults to one per vCPU; a writable image is locked against other\n"
+"queues= defaults to one per vCPU (virtio-scsi: the controller takes the most\n"
+"any of its disks asks for; ahci ignores it); a writable image is locked against other\n"
 "kestrel or QEMU processes (readonly=on takes a shared lock).\n"
 "\n"
 "Console: with stdio on a terminal, the terminal is raw and keys go to the\n"
@@ -174,10 +178,6 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			struct disk_config *d = &cfg->disks[cfg->ndisks];
 			if (disk_spec_parse(optarg, d, errbuf, errlen))
 				return CONFIG_ERROR;
-			if (d->iface == DISK_IF_VIRTIO_SCSI)
-				return fail(errbuf, errlen,
-					    "--disk: if=%s is not supported yet (use virtio-blk or ahci)",
-					    disk_iface_name(d->iface));
 			cfg->ndisks++;
 			break;
 		}

@@ -234,6 +234,44 @@ static int setup_ahci(struct vm *vm, const struct vm_files *files, char *err, si
 	return 0;
 }
 
+/*
+ * virtio-scsi disks share one controller, the virtio device after the
+ * virtio-blk ones; disk k of them is target k. It has as many request queues
+ * as the most any of its disks asks for (one per vCPU by default).
+ */
+static int setup_vscsi(struct vm *vm, const struct vm_files *files, unsigned slot, char *err,
+		       size_t errlen)
+{
+	struct blk *targets[VSCSI_MAX_TARGETS];
+	unsigned n = 0, queues = 1;
+	for (unsigned i = 0; i < vm->cfg->ndisks; i++) {
+		const struct disk_config *d = &vm->cfg->disks[i];
+		if (d->iface != DISK_IF_VIRTIO_SCSI || n == VSCSI_MAX_TARGETS)
+			continue;
+		targets[n++] = files->disks[i];
+		if (d->queues > queues)
+			queues = d->queues;
+	}
+	if (!n)
+		return 0;
+	if (queues > VSCSI_MAX_REQUEST_QUEUES)
+		queues = VSCSI_MAX_REQUEST_QUEUES;
+	int ret = kvm_irqfd_new(vm->vm_fd, disk_gsi[slot], &vm->vscsi_irq_fd);
+	if (ret)
+		return fail(err, errlen, ret, "irqfd for the virtio-scsi controller");
+	vm->has_vscsi = true;
+	vm->vscsi_slot = (int)slot;
+	ret = vscsi_init(&vm->vscsi, targets, n, vm->vm_fd, disk_mmio_base(slot), queues,
+			 vm->vscsi_irq_fd, &vm->loop, &vm->mem, &vm->ctl);
+	if (ret)
+		return fail(err, errlen, ret, "the virtio-scsi controller");
+	ret = bus_map(&vm->mmio, disk_mmio_base(slot), VMMIO_SIZE, &vmmio_bus_ops, &vm->vscsi.mmio);
+	if (ret)
+		return fail(err, errlen, ret, "mapping the virtio-scsi controller");
+	vmmio_start(&vm->vscsi.mmio);
+	return 0;
+}
+
 static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
 {
 	unsigned nvirtio = 0;
@@ -261,6 +299,9 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 			return fail(err, errlen, ret, "mapping disk %u", i);
 		vmmio_start(&vm->vblk[i].mmio);
 	}
+	int ret = setup_vscsi(vm, files, nvirtio, err, errlen);
+	if (ret)
+		return ret;
 	return setup_ahci(vm, files, err, errlen);
 }
 
@@ -287,10 +328,15 @@ static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 	/* virtio-mmio devices as Linux's virtio_mmio module binds them from ACPI (LNRO0005). */
 	static const char *const names[CONFIG_MAX_DISKS] = {"VR00", "VR01", "VR02", "VR03",
 							    "VR04", "VR05", "VR06", "VR07"};
-	for (unsigned i = 0; i < vm->ndisks; i++) {
-		int v = vm->virtio_slot[i];
-		if (v < 0)
-			continue;
+	int slots[CONFIG_MAX_DISKS];
+	unsigned nslots = 0;
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		if (vm->virtio_slot[i] >= 0)
+			slots[nslots++] = vm->virtio_slot[i];
+	if (vm->has_vscsi)
+		slots[nslots++] = vm->vscsi_slot;
+	for (unsigned k = 0; k < nslots; k++) {
+		int v = slots[k];
 		devices[n++] = (struct acpi_device){
 			.name = names[v], .hid = "LNRO0005", .uid = (unsigned)v, .nres = 2,
 			.res = {{ACPI_RES_MEM32, (uint32_t)disk_mmio_base((unsigned)v), VMMIO_SIZE},
@@ -332,6 +378,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->uart_irq_fd = vm->io_delay_fd = -1;
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		vm->disk_irq_fd[i] = -1;
+	vm->vscsi_irq_fd = -1;
 	vm->ncpus = cfg->cpus;
 	vm->ctl.stop = ctl_stop;
 	vm->ctl.stopping = ctl_stopping;
@@ -482,6 +529,13 @@ void vm_print_stats(const struct vm *vm)
 			label, (unsigned long long)m->kicks, (unsigned long long)m->interrupts,
 			(unsigned long long)m->bad_requests);
 	}
+	if (vm->has_vscsi) {
+		const struct vmmio *m = &vm->vscsi.mmio;
+		fprintf(stderr, "kestrel: stats: virtio-scsi: kicks %llu, interrupts %llu, "
+			"bad requests %llu, task management %llu\n",
+			(unsigned long long)m->kicks, (unsigned long long)m->interrupts,
+			(unsigned long long)m->bad_requests, (unsigned long long)vm->vscsi.tmfs);
+	}
 	if (vm->has_ahci)
 		fprintf(stderr, "kestrel: stats: ahci: interrupts %llu, bad commands %llu\n",
 			(unsigned long long)vm->ahci.msis, (unsigned long long)vm->ahci.bad_commands);
@@ -509,6 +563,10 @@ void vm_destroy(struct vm *vm)
 		if (vm->disk_irq_fd[i] >= 0)
 			close(vm->disk_irq_fd[i]);
 	}
+	if (vm->has_vscsi)
+		vscsi_destroy(&vm->vscsi);
+	if (vm->vscsi_irq_fd >= 0)
+		close(vm->vscsi_irq_fd);
 	if (vm->has_ahci)
 		ahci_destroy(&vm->ahci);
 	gm_destroy(&vm->mem);

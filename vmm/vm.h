@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "devices/ahci.h"
+#include "devices/virtio_scsi.h"
 #include "devices/console.h"
 #include "devices/pci.h"
 #include "devices/power.h"
@@ -72,7 +73,11 @@ struct vm {
 	struct blk *disks[CONFIG_MAX_DISKS];
 	struct vblk vblk[CONFIG_MAX_DISKS];
 	int disk_irq_fd[CONFIG_MAX_DISKS];
-	int virtio_slot[CONFIG_MAX_DISKS]; /* order among virtio devices, or -1 */
+	int virtio_slot[CONFIG_MAX_DISKS]; /* virtio-blk: order among virtio devices, or -1 */
+	struct vscsi vscsi; /* one controller for every virtio-scsi disk */
+	bool has_vscsi;
+	int vscsi_slot;     /* its order among virtio devices */
+	int vscsi_irq_fd;
 	unsigned int ndisks;
 
 	const char *boot_format;

@@ -6,9 +6,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "devices/ahci.h"
+#include "tests/unit/fake_guest.h"
 #include "tests/unit/rec_engine.h"
 
 #define RAM (1u << 20)
@@ -47,12 +47,7 @@ static void run(void)
 
 static void setup_mode(enum blk_cache mode)
 {
-	uint8_t *m = mmap(NULL, RAM + 2 * 65536, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(m, MAP_FAILED);
-	mem = m + 65536;
-	cr_assert_eq(mprotect(mem, RAM, PROT_READ | PROT_WRITE), 0);
-	memset(&gm, 0, sizeof(gm));
-	cr_assert_eq(gm_add_region(&gm, 0, RAM, mem), 0);
+	mem = fake_guest_map(&gm, RAM);
 	cr_assert_eq(loop_init(&loop, 8), 0);
 	rec_engine_init(&rec);
 	blk_init_fake(&blk, -1, 64 << 20, mode, false);
@@ -80,7 +75,7 @@ static void teardown(void)
 	ahci_destroy(&h);
 	pci_bus_destroy(&pci);
 	loop_destroy(&loop);
-	munmap(mem - 65536, RAM + 2 * 65536);
+	fake_guest_unmap(mem, RAM);
 }
 
 TestSuite(ahci, .fini = teardown);

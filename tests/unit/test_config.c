@@ -126,6 +126,21 @@ Test(config, disk_defaults_and_every_key)
 	cr_assert_eq(d->queues, 2);
 }
 
+Test(config, every_disk_interface_is_accepted)
+{
+	const char *const a[] = {"--kernel", "k", "--disk", "path=a,if=virtio-blk",
+				 "--disk", "path=b,if=virtio-scsi,cache=directsync",
+				 "--disk", "path=c,if=ahci", NULL};
+	struct vm_config cfg;
+	char err[256];
+	cr_assert_eq(parse(&cfg, err, a), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.ndisks, 3);
+	cr_assert_eq(cfg.disks[0].iface, DISK_IF_VIRTIO_BLK);
+	cr_assert_eq(cfg.disks[1].iface, DISK_IF_VIRTIO_SCSI);
+	cr_assert_eq(cfg.disks[1].cache, BLK_CACHE_DIRECTSYNC);
+	cr_assert_eq(cfg.disks[2].iface, DISK_IF_AHCI);
+}
+
 Test(config, disk_queues_default_follows_a_later_cpus)
 {
 	const char *const a[] = {"--kernel", "k", "--disk", "path=x,if=virtio-blk", "--cpus", "4", NULL};
@@ -168,7 +183,6 @@ Test(config, bad_disk_specs_are_refused_by_name)
 		     "path=x,if=virtio-blk,serial=123456789012345678901");
 	EXPECT_ERROR("'junk' is not key=value", "--kernel", "k", "--disk", "path=x,junk,if=virtio-blk");
 	EXPECT_ERROR("empty path=", "--kernel", "k", "--disk", "path=,if=virtio-blk");
-	EXPECT_ERROR("--disk: if=virtio-scsi is not supported yet", "--kernel", "k", "--disk", "path=x,if=virtio-scsi");
 	EXPECT_ERROR("--disk: at most 8 disks", "--kernel", "k",
 		     "--disk", "path=1,if=virtio-blk", "--disk", "path=2,if=virtio-blk",
 		     "--disk", "path=3,if=virtio-blk", "--disk", "path=4,if=virtio-blk",

@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "devices/virtio_blk.h"
+#include "tests/unit/fake_guest.h"
 #include "tests/unit/rec_engine.h"
 
 #define RAM (1u << 20)
@@ -29,7 +29,6 @@
 
 
 static uint8_t *mem;       /* guest RAM, between two guard regions */
-static size_t map_len;
 static struct guest_mem gm;
 static struct loop loop;
 static struct blk blk;
@@ -55,12 +54,7 @@ static uint32_t r32(uint64_t off)
 
 static void run_deferred(void)
 {
-	while (loop.deferred) {
-		struct loop_task *t = loop.deferred;
-		loop.deferred = t->next;
-		t->next = NULL;
-		t->fn(t);
-	}
+	fake_loop_run_deferred(&loop);
 }
 
 static uint64_t irq_count(void)
@@ -74,13 +68,7 @@ static uint64_t irq_count(void)
 /* Brings the device up the way Linux's virtio_mmio does, with these features. */
 static void setup_features(enum blk_cache mode, bool readonly, uint64_t drop)
 {
-	map_len = RAM + 2 * 65536;
-	uint8_t *m = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(m, MAP_FAILED);
-	mem = m + 65536;
-	cr_assert_eq(mprotect(mem, RAM, PROT_READ | PROT_WRITE), 0);
-	memset(&gm, 0, sizeof(gm));
-	cr_assert_eq(gm_add_region(&gm, 0, RAM, mem), 0);
+	mem = fake_guest_map(&gm, RAM);
 	cr_assert_eq(loop_init(&loop, 8), 0);
 	rec_engine_init(&rec);
 	blk_init_fake(&blk, -1, 64 << 20, mode, readonly);
@@ -130,7 +118,7 @@ static void teardown(void)
 	vblk_destroy(&vb);
 	loop_destroy(&loop);
 	close(irq_fd);
-	munmap(mem - 65536, map_len);
+	fake_guest_unmap(mem, RAM);
 }
 
 static void desc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,

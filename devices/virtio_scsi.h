@@ -1,0 +1,76 @@
+/*
+ * virtio-scsi (device ID 8): one controller for every virtio-scsi disk, each
+ * its own target with LUN 0, as Linux's sd expects. FACTS §6.1–6.3.
+ *
+ * The transport only carries CDBs and their data: what a command means is
+ * devices/scsi_disk.c's business. Queue 0 is the control queue (task
+ * management), queue 1 the event queue (never used: disks do not come and
+ * go), queues 2.. carry commands.
+ *
+ * Task management drains: a LUN reset or an abort answers only once the
+ * commands it covers have finished in the backend (host I/O already issued
+ * cannot be called back), so the guest never gets a completion for a command
+ * it was told was gone. One task management function runs at a time; the
+ * control queue is held meanwhile.
+ *
+ * Threads: config space on vCPU threads (under the transport's lock);
+ * queues on the loop thread.
+ */
+#ifndef KESTREL_VIRTIO_SCSI_H
+#define KESTREL_VIRTIO_SCSI_H
+
+#include <stdint.h>
+
+#include "devices/scsi_disk.h"
+#include "devices/virtio_mmio.h"
+
+#define VSCSI_MAX_TARGETS 8
+#define VSCSI_FIRST_REQUEST_QUEUE 2
+#define VSCSI_MAX_REQUEST_QUEUES (VMMIO_MAX_QUEUES - VSCSI_FIRST_REQUEST_QUEUE)
+
+struct vscsi_req;
+
+struct vscsi_queue {
+	struct vscsi_req *reqs; /* VQ_MAX_SIZE of them: at most that many in flight */
+	uint16_t free[VQ_MAX_SIZE];
+	unsigned int nfree;
+};
+
+struct vscsi_target {
+	struct scsi_disk disk;
+	unsigned int inflight; /* commands in the backend */
+};
+
+/* The task management function being carried out (one at a time). */
+struct vscsi_tmf {
+	bool active;
+	struct vscsi_req *req; /* the control queue request that asked for it */
+	unsigned int waiting;  /* commands it waits for */
+	uint8_t response;
+};
+
+struct vscsi {
+	struct vmmio mmio;
+	unsigned int ntargets;
+	struct vscsi_target targets[VSCSI_MAX_TARGETS];
+	unsigned int nrequest_queues;
+	struct vscsi_queue queues[VMMIO_MAX_QUEUES]; /* control and request queues */
+	/* Driver-writable config (under the transport's lock; read on the loop after DRIVER_OK). */
+	uint32_t sense_size, cdb_size;
+	struct vscsi_tmf tmf;
+	struct loop_task ctrl_task; /* serves the control queue again after a TMF */
+	uint64_t tmfs;              /* stats: task management functions */
+};
+
+/*
+ * A virtio-scsi controller at guest physical `base` with one target per
+ * disk in disks[0..ndisks), interrupting through irq_fd. Main thread.
+ */
+__attribute__((warn_unused_result)) int vscsi_init(struct vscsi *vs, struct blk *const *disks,
+						   unsigned int ndisks, int vm_fd, uint64_t base,
+						   unsigned int nrequest_queues, int irq_fd,
+						   struct loop *loop, const struct guest_mem *gm,
+						   struct vm_ctl *ctl);
+void vscsi_destroy(struct vscsi *vs);
+
+#endif
