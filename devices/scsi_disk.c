@@ -705,8 +705,7 @@ uint32_t scsi_param_len(const struct scsi_disk *d, const uint8_t *cdb)
 void scsi_plan(struct scsi_disk *d, const uint8_t *cdb, uint64_t in_len, uint64_t out_len,
 	       const uint8_t *param, uint32_t param_len, struct scsi_plan *p)
 {
-	memset(p, 0, offsetof(struct scsi_plan, data));
-	p->data_len = 0;
+	memset(p, 0, SCSI_PLAN_HEAD);
 	switch (cdb[0]) {
 	case SCSI_TEST_UNIT_READY:
 	case SCSI_START_STOP_UNIT: /* a disk that is always spinning */
@@ -768,8 +767,7 @@ void scsi_plan(struct scsi_disk *d, const uint8_t *cdb, uint64_t in_len, uint64_
 
 void scsi_plan_no_lun(const uint8_t *cdb, uint64_t in_len, struct scsi_plan *p)
 {
-	memset(p, 0, offsetof(struct scsi_plan, data));
-	p->data_len = 0;
+	memset(p, 0, SCSI_PLAN_HEAD);
 	switch (cdb[0]) {
 	case SCSI_INQUIRY:
 		if (cdb[1] & 0x01) {

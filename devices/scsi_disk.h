@@ -16,6 +16,7 @@
 #define KESTREL_SCSI_DISK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/blk.h"
@@ -105,16 +106,19 @@ struct scsi_plan {
 	uint8_t status;
 	uint8_t sense[SCSI_SENSE_LEN];
 	uint32_t sense_len; /* 0 unless CHECK CONDITION */
-	/* SCSI_ANSWER: data-in. */
-	uint8_t data[SCSI_DATA_MAX];
-	uint32_t data_len;
 	/* SCSI_IO. */
 	enum blk_op op;
 	uint64_t offset, len;
 	bool fua;
 	bool data_in;  /* READ: the data goes to the initiator */
 	bool data_out; /* WRITE: the data comes from the initiator */
+	/* SCSI_ANSWER: data-in. Last, so a plan is cleared without it (SCSI_PLAN_HEAD). */
+	uint32_t data_len;
+	uint8_t data[SCSI_DATA_MAX];
 };
+
+/* The bytes of a plan before its data buffer: what starting a new plan clears. */
+#define SCSI_PLAN_HEAD offsetof(struct scsi_plan, data)
 
 /* `index` names the disk when the user gave no serial. */
 void scsi_disk_init(struct scsi_disk *d, struct blk *blk, unsigned int index);

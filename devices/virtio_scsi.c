@@ -154,7 +154,7 @@ static void handle_cmd(struct vscsi_req *r)
 	struct vq_elem *e = &r->e;
 	uint32_t req_size = (uint32_t)CMD_REQ_FIXED + vs->cdb_size;
 	uint32_t resp_size = CMD_RESP_FIXED + vs->sense_size;
-	memset(&r->plan, 0, offsetof(struct scsi_plan, data));
+	memset(&r->plan, 0, SCSI_PLAN_HEAD);
 	r->buf_len = 0;
 	if (e->in_len < resp_size) {
 		/* Nowhere to report: hand the chain back untouched. */

@@ -136,6 +136,22 @@ Test(bad_input, missing_disk_image)
 	expect_refused(a, "disk '/nonexistent/disk.img': No such file or directory");
 }
 
+Test(bad_input, every_disk_interface_checks_the_image)
+{
+	const char *path = sized_file("odd2.img", 4097);
+	static const char *const ifaces[] = {"virtio-scsi", "ahci"};
+	for (unsigned i = 0; i < 2; i++) {
+		char spec[1400];
+		snprintf(spec, sizeof(spec), "path=/nonexistent/disk.img,if=%s", ifaces[i]);
+		const char *a[] = {"--kernel", guest_file("vmlinuz"), "--disk", spec, NULL};
+		expect_refused(a, "disk '/nonexistent/disk.img': No such file or directory");
+		snprintf(spec, sizeof(spec), "path=%s,if=%s,cache=writethrough", path, ifaces[i]);
+		const char *b[] = {"--kernel", guest_file("vmlinuz"), "--disk", spec, NULL};
+		expect_refused(b, "4097 bytes, is not a multiple of 512");
+	}
+	unlink(path);
+}
+
 Test(bad_input, disk_size_not_a_multiple_of_512)
 {
 	const char *path = sized_file("odd.img", 1000000);

@@ -277,6 +277,16 @@ Test(virtio_scsi, host_read_error_is_a_medium_error_in_the_sense)
 	cr_assert_eq(r.sense[2], 0x03, "MEDIUM ERROR");
 	cr_assert_eq(r.sense[12], 0x11);
 	cr_assert_eq(r.resid, 512, "nothing was transferred");
+
+	/* The next command reuses the request slot: nothing of the read may stick. */
+	const uint8_t sync10[] = {0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	command(1, 0, 0, 2, sync10, sizeof(sync10), 0, 0);
+	kick(REQ);
+	cr_assert_eq(rec.n, 1, "nothing was written: no host flush needed");
+	cr_assert_eq(used_idx(REQ), 2);
+	cr_assert_eq(resp(1).status, 0);
+	cr_assert_eq(resp(1).sense_len, 0);
+	cr_assert_eq(used_elem(REQ, 1).len, RESP_SIZE, "a flush returns no data");
 }
 
 Test(virtio_scsi, missing_targets_and_luns)
