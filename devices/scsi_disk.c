@@ -93,6 +93,32 @@ static void good(struct scsi_plan *p)
 	p->sense_len = 0;
 }
 
+/* The command would move more than the initiator's buffer holds: nothing is done. */
+static void overrun(struct scsi_plan *p)
+{
+	good(p);
+	p->overrun = true;
+	p->data_len = 0;
+}
+
+/*
+ * A command with a parameter list of `list` bytes: false, with the plan
+ * finished, when the list does not fit the data-out buffer or is empty
+ * (which asks for nothing).
+ */
+static bool param_list_present(uint32_t list, uint64_t out_len, struct scsi_plan *p)
+{
+	if (list > out_len) {
+		overrun(p);
+		return false;
+	}
+	if (list == 0) {
+		good(p);
+		return false;
+	}
+	return true;
+}
+
 /*
  * A command returning `len` bytes of p->data, of which the initiator
  * accepts `alloc`. Its buffer must hold the allocation length (what the
@@ -101,9 +127,7 @@ static void good(struct scsi_plan *p)
 static void answer(struct scsi_plan *p, uint32_t len, uint64_t alloc, uint64_t in_len)
 {
 	if (alloc > in_len) {
-		p->overrun = true;
-		p->data_len = 0;
-		good(p);
+		overrun(p);
 		return;
 	}
 	good(p);
@@ -407,15 +431,8 @@ static void mode_select(struct scsi_disk *d, const uint8_t *cdb, uint64_t out_le
 		illegal(p, SCSI_ASC_INVALID_FIELD_IN_CDB);
 		return;
 	}
-	if (list > out_len) {
-		p->overrun = true;
-		good(p);
+	if (!param_list_present(list, out_len, p))
 		return;
-	}
-	if (list == 0) {
-		good(p);
-		return;
-	}
 	uint32_t hdr = ten ? 8 : 4;
 	if (list > param_len || list < hdr) {
 		illegal(p, SCSI_ASC_PARAM_LIST_LENGTH);
@@ -531,8 +548,7 @@ static void read_write(const struct scsi_disk *d, const uint8_t *cdb, uint64_t i
 	}
 	uint64_t bytes = n * d->blk->block_size; /* n < 2^32: no overflow */
 	if (bytes > (write ? out_len : in_len)) {
-		p->overrun = true;
-		good(p);
+		overrun(p);
 		return;
 	}
 	if (!in_range(d, lba, n, p))
@@ -598,8 +614,7 @@ static void write_same(const struct scsi_disk *d, const uint8_t *cdb, uint64_t o
 		return;
 	}
 	if (!ndob && out_len < bs) {
-		p->overrun = true;
-		good(p);
+		overrun(p);
 		return;
 	}
 	if (!in_range(d, lba, n, p))
@@ -627,15 +642,8 @@ static void unmap(const struct scsi_disk *d, const uint8_t *cdb, uint64_t out_le
 		illegal(p, SCSI_ASC_INVALID_FIELD_IN_CDB);
 		return;
 	}
-	if (list > out_len) {
-		p->overrun = true;
-		good(p);
+	if (!param_list_present(list, out_len, p))
 		return;
-	}
-	if (list == 0) {
-		good(p);
-		return;
-	}
 	if (list < 8 || list > param_len) {
 		illegal(p, SCSI_ASC_PARAM_LIST_LENGTH);
 		return;
