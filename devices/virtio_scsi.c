@@ -32,6 +32,7 @@ struct vscsi_req {
 	unsigned int target;
 	uint64_t tag;
 	uint64_t buf_len; /* the data buffer in the command's direction */
+	uint32_t sense_size; /* as configured when the command arrived */
 	uint8_t resp[CMD_RESP_FIXED + SIZE_FIELD_MAX];
 	struct scsi_plan plan;
 	struct blk_req br;
@@ -74,9 +75,9 @@ static void config_write(void *dev, uint64_t off, const uint8_t *data, uint32_t 
 		return;
 	memcpy(&v, data, sizeof(v));
 	if (off == offsetof(struct virtio_scsi_config, sense_size) && v <= SIZE_FIELD_MAX)
-		vs->sense_size = v;
+		__atomic_store_n(&vs->sense_size, v, __ATOMIC_RELAXED);
 	else if (off == offsetof(struct virtio_scsi_config, cdb_size) && v >= 1 && v <= SIZE_FIELD_MAX)
-		vs->cdb_size = v;
+		__atomic_store_n(&vs->cdb_size, v, __ATOMIC_RELAXED);
 }
 
 static void features_ok(void *dev, uint64_t f)
@@ -98,14 +99,13 @@ static void release(struct vscsi_req *r, uint32_t written)
 /* Writes the response header and hands the chain back; data_in bytes went to the guest. */
 static void respond(struct vscsi_req *r, uint8_t response, uint64_t data_in)
 {
-	struct vscsi *vs = r->vs;
 	const struct scsi_plan *p = &r->plan;
-	uint32_t resp_size = CMD_RESP_FIXED + vs->sense_size;
+	uint32_t resp_size = CMD_RESP_FIXED + r->sense_size;
 	uint8_t *h = r->resp;
 	memset(h, 0, resp_size);
 	uint32_t sense_len = response == VIRTIO_SCSI_S_OK ? p->sense_len : 0;
-	if (sense_len > vs->sense_size)
-		sense_len = vs->sense_size;
+	if (sense_len > r->sense_size)
+		sense_len = r->sense_size;
 	uint32_t moved = response == VIRTIO_SCSI_S_OK && p->status == SCSI_GOOD
 				 ? (uint32_t)(p->action == SCSI_IO ? p->len : p->data_len)
 				 : 0;
@@ -152,8 +152,11 @@ static void handle_cmd(struct vscsi_req *r)
 {
 	struct vscsi *vs = r->vs;
 	struct vq_elem *e = &r->e;
-	uint32_t req_size = (uint32_t)CMD_REQ_FIXED + vs->cdb_size;
-	uint32_t resp_size = CMD_RESP_FIXED + vs->sense_size;
+	/* Read once: the driver could change them while the command is in flight. */
+	r->sense_size = __atomic_load_n(&vs->sense_size, __ATOMIC_RELAXED);
+	uint32_t cdb_size = __atomic_load_n(&vs->cdb_size, __ATOMIC_RELAXED);
+	uint32_t resp_size = CMD_RESP_FIXED + r->sense_size;
+	uint32_t req_size = (uint32_t)CMD_REQ_FIXED + cdb_size;
 	memset(&r->plan, 0, SCSI_PLAN_HEAD);
 	r->buf_len = 0;
 	if (e->in_len < resp_size) {
@@ -176,7 +179,7 @@ static void handle_cmd(struct vscsi_req *r)
 	}
 	memcpy(&r->tag, hdr + offsetof(struct virtio_scsi_cmd_req, tag), sizeof(r->tag));
 	uint8_t cdb[SIZE_FIELD_MAX > SCSI_CDB_MIN ? SIZE_FIELD_MAX : SCSI_CDB_MIN] = {0};
-	memcpy(cdb, hdr + CMD_REQ_FIXED, vs->cdb_size);
+	memcpy(cdb, hdr + CMD_REQ_FIXED, cdb_size);
 
 	const struct iovec *out = e->iov, *in = e->iov + e->nout;
 	uint64_t out_data = e->out_len - req_size, in_data = e->in_len - resp_size;

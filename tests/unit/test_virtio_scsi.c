@@ -206,6 +206,20 @@ Test(virtio_scsi, config_space_describes_one_target_per_disk)
 	cr_assert_eq(c.cdb_size, 32);
 	cr_assert_eq(c.event_info_size, 16);
 	cr_assert_geq(c.cmd_per_lun, 1);
+
+	/* The driver may shrink the sense area; absurd sizes are ignored. */
+	w32(0x100 + offsetof(struct virtio_scsi_config, sense_size), 1000);
+	cr_assert_eq(r32(0x100 + offsetof(struct virtio_scsi_config, sense_size)), 96);
+	w32(0x100 + offsetof(struct virtio_scsi_config, sense_size), 8);
+	cr_assert_eq(r32(0x100 + offsetof(struct virtio_scsi_config, sense_size)), 8);
+	const uint8_t tur[] = {0, 0, 0, 0, 0, 0};
+	command(0, 0, 5, 1, tur, sizeof(tur), 0, 0); /* LUN 5: CHECK CONDITION */
+	desc(REQ, 1, BUF(0) + RESP_OFF, 12 + 8, VRING_DESC_F_WRITE, 0);
+	kick(REQ);
+	cr_assert_eq(used_elem(REQ, 0).len, 12 + 8, "the header follows sense_size");
+	cr_assert_eq(resp(0).status, 0x02);
+	cr_assert_eq(resp(0).sense_len, 8, "sense cut to the area the driver set");
+	cr_assert_eq(mem[BUF(0) + RESP_OFF + 12 + 8], 0xEE, "nothing written past it");
 }
 
 Test(virtio_scsi, inquiry_answers_with_data_resid_and_an_interrupt)
