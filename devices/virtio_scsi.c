@@ -237,7 +237,10 @@ static void finish_tmf(struct vscsi *vs)
 	tmf_respond(t->req, t->response);
 	/* Serve what queued up behind it, after the completions at hand. */
 	vmmio_hold_queue(&vs->mmio, CTRL_QUEUE, false);
-	loop_defer(vs->mmio.loop, &vs->ctrl_task);
+	if (!vs->ctrl_deferred) { /* a task is on the deferred list at most once */
+		vs->ctrl_deferred = true;
+		loop_defer(vs->mmio.loop, &vs->ctrl_task);
+	}
 }
 
 /*
@@ -380,6 +383,7 @@ static void queue_notify(void *dev, unsigned int q)
 static void ctrl_task_fn(struct loop_task *t)
 {
 	struct vscsi *vs = container_of(t, struct vscsi, ctrl_task);
+	vs->ctrl_deferred = false;
 	if (!vs->tmf.active && __atomic_load_n(&vs->mmio.live, __ATOMIC_ACQUIRE))
 		serve(vs, CTRL_QUEUE);
 }

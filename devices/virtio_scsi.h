@@ -59,6 +59,7 @@ struct vscsi {
 	uint32_t sense_size, cdb_size;
 	struct vscsi_tmf tmf;
 	struct loop_task ctrl_task; /* serves the control queue again after a TMF */
+	bool ctrl_deferred;         /* ctrl_task is on the loop's deferred list */
 	uint64_t tmfs;              /* stats: task management functions */
 };
 
