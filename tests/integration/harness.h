@@ -15,7 +15,11 @@ struct run {
 	char *out;      /* stdout and stderr, interleaved, NUL-terminated */
 };
 
-/* Runs kestrel with args (NULL-terminated), stdin from /dev/null. */
+/*
+ * Runs kestrel with args (NULL-terminated), stdin from /dev/null. A run with
+ * --stats that fails (exit 1) before the guest printed anything is repeated
+ * once, with a "harness: RETRY" line on stderr (see harness.c).
+ */
 struct run run_kestrel(const char *const *args, unsigned int timeout_s);
 void run_free(struct run *r);
 
