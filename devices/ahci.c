@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "devices/virtqueue.h" /* vq_buf_to_iov */
+#include "devices/virtqueue.h" /* vq_buf_to_iov, vq_iov_slice */
 #include "vmm/container_of.h"
 #include "vmm/log.h"
 
@@ -268,19 +268,6 @@ static int64_t walk_prdt(struct ahci *h, struct ahci_slot *s, uint64_t table, un
 	return total;
 }
 
-/* Trims the iovecs to exactly len bytes (the PRDT may describe more). */
-static unsigned trim_iov(struct iovec *iov, unsigned n, uint64_t len)
-{
-	for (unsigned i = 0; i < n; i++) {
-		if (iov[i].iov_len >= len) {
-			iov[i].iov_len = len;
-			return len ? i + 1 : i;
-		}
-		len -= iov[i].iov_len;
-	}
-	return n;
-}
-
 static void start_slot(struct ahci *h, struct ahci_port *p, unsigned idx)
 {
 	struct ahci_slot *s = &p->slots[idx];
@@ -373,7 +360,8 @@ static void start_slot(struct ahci *h, struct ahci_port *p, unsigned idx)
 			return;
 		}
 		s->br.iov = s->iov;
-		s->br.niov = trim_iov(s->iov, niov, plan.len);
+		/* Exactly plan.len bytes of the PRDT's buffers (it may describe more), in place. */
+		s->br.niov = vq_iov_slice(s->iov, niov, 0, plan.len, s->iov);
 	}
 	blk_submit(p->disk.blk, &s->br);
 }
