@@ -234,7 +234,7 @@ static void finish_tmf(struct vscsi *vs)
 {
 	struct vscsi_tmf *t = &vs->tmf;
 	t->active = false;
-	tmf_respond(t->req, t->response);
+	tmf_respond(t->req, VIRTIO_SCSI_S_OK); /* function complete: its commands are done */
 	/* Serve what queued up behind it, after the completions at hand. */
 	vmmio_hold_queue(&vs->mmio, CTRL_QUEUE, false);
 	if (!vs->ctrl_deferred) { /* a task is on the deferred list at most once */
@@ -244,10 +244,12 @@ static void finish_tmf(struct vscsi *vs)
 }
 
 /*
- * Marks the commands in the backend that the function covers (all of the
- * target's, or the one with `tag`) as awaited; returns how many.
+ * The commands in the backend that a task management function covers: all
+ * of the target's, or (one) the one with `tag`. Returns how many; with
+ * `await` set, marks them so their completion counts down the function.
  */
-static unsigned await_commands(struct vscsi *vs, unsigned target, bool one, uint64_t tag)
+static unsigned covered_commands(struct vscsi *vs, unsigned target, bool one, uint64_t tag,
+				 bool await)
 {
 	unsigned n = 0;
 	for (unsigned q = VSCSI_FIRST_REQUEST_QUEUE; q < VSCSI_FIRST_REQUEST_QUEUE + vs->nrequest_queues; q++) {
@@ -255,7 +257,7 @@ static unsigned await_commands(struct vscsi *vs, unsigned target, bool one, uint
 		for (unsigned i = 0; i < VQ_MAX_SIZE && vs->targets[target].inflight; i++) {
 			struct vscsi_req *c = &reqs[i];
 			if (c->busy && c->target == target && (!one || c->tag == tag)) {
-				c->awaited = true;
+				c->awaited |= await;
 				n++;
 			}
 		}
@@ -290,13 +292,8 @@ static void handle_tmf(struct vscsi_req *r, const struct virtio_scsi_ctrl_tmf_re
 	case VIRTIO_SCSI_T_TMF_QUERY_TASK:
 	case VIRTIO_SCSI_T_TMF_QUERY_TASK_SET: {
 		/* Answered at once: is any such command still in the backend? */
-		bool found = false;
 		bool by_tag = tmf->subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK;
-		for (unsigned q = VSCSI_FIRST_REQUEST_QUEUE; q < VSCSI_FIRST_REQUEST_QUEUE + vs->nrequest_queues; q++)
-			for (unsigned i = 0; i < VQ_MAX_SIZE && !found; i++) {
-				const struct vscsi_req *c = &vs->queues[q].reqs[i];
-				found = c->busy && c->target == target && (!by_tag || c->tag == tmf->tag);
-			}
+		bool found = covered_commands(vs, target, by_tag, tmf->tag, false) > 0;
 		tmf_respond(r, found ? VIRTIO_SCSI_S_FUNCTION_SUCCEEDED : VIRTIO_SCSI_S_OK);
 		return;
 	}
@@ -304,14 +301,13 @@ static void handle_tmf(struct vscsi_req *r, const struct virtio_scsi_ctrl_tmf_re
 		tmf_respond(r, VIRTIO_SCSI_S_FUNCTION_REJECTED);
 		return;
 	}
-	unsigned n = await_commands(vs, target, one, tmf->tag);
+	unsigned n = covered_commands(vs, target, one, tmf->tag, true);
 	if (n == 0) {
 		tmf_respond(r, VIRTIO_SCSI_S_OK);
 		return;
 	}
 	/* Answer once they are done; take no other control request meanwhile. */
-	vs->tmf = (struct vscsi_tmf){.active = true, .req = r, .waiting = n,
-				     .response = VIRTIO_SCSI_S_OK};
+	vs->tmf = (struct vscsi_tmf){.active = true, .req = r, .waiting = n};
 	vmmio_hold_queue(&vs->mmio, CTRL_QUEUE, true);
 }
 

@@ -46,7 +46,6 @@ struct vscsi_tmf {
 	bool active;
 	struct vscsi_req *req; /* the control queue request that asked for it */
 	unsigned int waiting;  /* commands it waits for */
-	uint8_t response;
 };
 
 struct vscsi {
