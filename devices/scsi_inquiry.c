@@ -44,7 +44,6 @@ static const uint8_t vpd_pages[] = {VPD_SUPPORTED, VPD_SERIAL, VPD_DEVICE_ID,
 /* Builds VPD page `page` into b; returns its length, or 0 if there is no such page. */
 static uint32_t vpd_page(const struct scsi_disk *d, uint8_t page, uint8_t *b)
 {
-	const struct blk *blk = d->blk;
 	memset(b, 0, SCSI_DATA_MAX);
 	b[1] = page;
 	uint32_t n; /* payload bytes after the 4-byte header */
@@ -90,7 +89,6 @@ static uint32_t vpd_page(const struct scsi_disk *d, uint8_t page, uint8_t *b)
 	default:
 		return 0;
 	}
-	(void)blk;
 	put16(b + 2, (uint16_t)n);
 	return 4 + n;
 }

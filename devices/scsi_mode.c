@@ -18,24 +18,18 @@
 
 /* ---- mode pages ---- */
 
-static bool cache_on(const struct scsi_disk *d)
-{
-	return blk_write_cache_enabled(d->blk);
-}
-
 /* page control: 0 current, 1 changeable, 2 default. */
 static uint32_t caching_page(const struct scsi_disk *d, unsigned pc, uint8_t *b)
 {
 	memset(b, 0, CACHING_PAGE_LEN);
 	b[0] = MODE_PAGE_CACHING;
 	b[1] = CACHING_PAGE_LEN - 2;
-	bool wce;
-	if (pc == 1)
-		wce = blk_has_volatile_cache(d->blk); /* the guest can switch a cache it has */
-	else if (pc == 2)
-		wce = blk_has_volatile_cache(d->blk);
-	else
-		wce = cache_on(d);
+	/*
+	 * Current: what the backend does now. Changeable and default: whether
+	 * the policy has a cache, which is the one the guest can switch and the
+	 * one a disk starts with.
+	 */
+	bool wce = pc == 0 ? blk_write_cache_enabled(d->blk) : blk_has_volatile_cache(d->blk);
 	if (wce)
 		b[2] |= CACHING_WCE;
 	return CACHING_PAGE_LEN;
