@@ -260,7 +260,6 @@ static int setup_vscsi(struct vm *vm, const struct vm_files *files, unsigned slo
 	if (ret)
 		return fail(err, errlen, ret, "irqfd for the virtio-scsi controller");
 	vm->has_vscsi = true;
-	vm->vscsi_slot = (int)slot;
 	ret = vscsi_init(&vm->vscsi, targets, n, vm->vm_fd, disk_mmio_base(slot), queues,
 			 vm->vscsi_irq_fd, &vm->loop, &vm->mem, &vm->ctl);
 	if (ret)
@@ -302,6 +301,7 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 	int ret = setup_vscsi(vm, files, nvirtio, err, errlen);
 	if (ret)
 		return ret;
+	vm->nvirtio = nvirtio + vm->has_vscsi;
 	return setup_ahci(vm, files, err, errlen);
 }
 
@@ -328,18 +328,10 @@ static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 	/* virtio-mmio devices as Linux's virtio_mmio module binds them from ACPI (LNRO0005). */
 	static const char *const names[CONFIG_MAX_DISKS] = {"VR00", "VR01", "VR02", "VR03",
 							    "VR04", "VR05", "VR06", "VR07"};
-	int slots[CONFIG_MAX_DISKS];
-	unsigned nslots = 0;
-	for (unsigned i = 0; i < vm->ndisks; i++)
-		if (vm->virtio_slot[i] >= 0)
-			slots[nslots++] = vm->virtio_slot[i];
-	if (vm->has_vscsi)
-		slots[nslots++] = vm->vscsi_slot;
-	for (unsigned k = 0; k < nslots; k++) {
-		int v = slots[k];
+	for (unsigned v = 0; v < vm->nvirtio; v++) {
 		devices[n++] = (struct acpi_device){
-			.name = names[v], .hid = "LNRO0005", .uid = (unsigned)v, .nres = 2,
-			.res = {{ACPI_RES_MEM32, (uint32_t)disk_mmio_base((unsigned)v), VMMIO_SIZE},
+			.name = names[v], .hid = "LNRO0005", .uid = v, .nres = 2,
+			.res = {{ACPI_RES_MEM32, (uint32_t)disk_mmio_base(v), VMMIO_SIZE},
 				{ACPI_RES_IRQ_EDGE, disk_gsi[v], 0}},
 		};
 	}

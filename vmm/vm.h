@@ -74,10 +74,10 @@ struct vm {
 	struct vblk vblk[CONFIG_MAX_DISKS];
 	int disk_irq_fd[CONFIG_MAX_DISKS];
 	int virtio_slot[CONFIG_MAX_DISKS]; /* virtio-blk: order among virtio devices, or -1 */
-	struct vscsi vscsi; /* one controller for every virtio-scsi disk */
+	struct vscsi vscsi; /* one controller for every virtio-scsi disk, after the virtio-blk ones */
 	bool has_vscsi;
-	int vscsi_slot;     /* its order among virtio devices */
 	int vscsi_irq_fd;
+	unsigned int nvirtio; /* virtio-mmio devices, slots 0..nvirtio-1 */
 	unsigned int ndisks;
 
 	const char *boot_format;
