@@ -351,7 +351,9 @@ static void start_slot(struct ahci *h, struct ahci_port *p, unsigned idx)
 		break;
 	}
 	s->br = (struct blk_req){.op = plan.op, .offset = plan.offset, .len = plan.len,
-				 .flags = plan.fua ? BLK_REQ_FUA : 0, .done = slot_io_done};
+				 .flags = (plan.fua ? BLK_REQ_FUA : 0) |
+					  (plan.internal ? BLK_REQ_INTERNAL : 0),
+				 .done = slot_io_done};
 	if (plan.op == BLK_OP_READ || plan.op == BLK_OP_WRITE) {
 		/* The PRDT must cover the transfer; a longer one is used only as far as needed. */
 		if ((uint64_t)prd_bytes < plan.len) {

@@ -62,8 +62,8 @@ void ata_identify(const struct ata_disk *d, uint16_t id[256])
 	id[76] = 0x010E; /* NCQ; SATA Gen1, Gen2, Gen3 */
 	id[80] = 0x01F0; /* ATA/ATAPI-4 to ATA8-ACS */
 	id[81] = 0x0028;
-	/* Supported: NOP (14), write cache (5). */
-	id[82] = 1u << 14 | 1u << 5;
+	/* Supported: NOP (14), write cache (5) when the policy has one. */
+	id[82] = 1u << 14 | (blk_has_volatile_cache(d->blk) ? 1u << 5 : 0);
 	/* Valid (14); FLUSH CACHE EXT (13), FLUSH CACHE (12), LBA48 (10). */
 	id[83] = 1u << 14 | 1u << 13 | 1u << 12 | 1u << 10;
 	/* Valid (14); WRITE DMA FUA EXT (6). */
@@ -132,12 +132,23 @@ static void plan_set_features(struct ata_disk *d, const struct ata_tf *tf, struc
 {
 	switch (tf->features & 0xFF) {
 	case 0x02: /* enable the volatile write cache */
+		/* A policy without one cannot grow one (IDENTIFY says none is supported). */
+		if (!blk_has_volatile_cache(d->blk)) {
+			answer(p, ATA_ABRT);
+			return;
+		}
 		blk_set_write_cache(d->blk, true);
 		answer(p, 0);
 		return;
 	case 0x82: /* disable it: later writes durable, cached ones flushed */
 		blk_set_write_cache(d->blk, false);
+		/* Done only once what was cached is durable (as QEMU's IDE does). */
 		answer(p, 0);
+		p->action = ATA_IO;
+		p->op = BLK_OP_FLUSH;
+		p->offset = p->len = 0;
+		p->fua = p->ncq = false;
+		p->internal = true;
 		return;
 	case 0x03: /* transfer mode: there is no wire */
 	case 0x10: case 0x90: /* SATA feature enable/disable: nothing to change */
@@ -197,7 +208,7 @@ static void plan_read_log(struct ata_disk *d, const struct ata_tf *tf, struct at
 void ata_plan(struct ata_disk *d, const struct ata_tf *tf, struct ata_plan *p)
 {
 	p->data_len = 0;
-	p->fua = p->ncq = false;
+	p->fua = p->ncq = p->internal = false;
 	uint32_t count16 = tf->count ? tf->count : 65536;
 	uint32_t fcount = tf->features ? tf->features : 65536;
 	switch (tf->command) {

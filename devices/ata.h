@@ -82,6 +82,7 @@ struct ata_plan {
 	uint64_t offset, len;
 	bool fua;
 	bool ncq;
+	bool internal; /* the flush of a cache switch, not a guest FLUSH: BLK_REQ_INTERNAL */
 };
 
 void ata_disk_init(struct ata_disk *d, struct blk *blk, unsigned int index);

@@ -12,7 +12,7 @@
 #include "vmm/log.h"
 
 /* Stages of a write-zeroes request. */
-enum { STAGE_ZERO_RANGE, STAGE_PUNCH_HOLE, STAGE_SYNC };
+enum { STAGE_ZERO_RANGE = 1, STAGE_PUNCH_HOLE };
 
 static void uring_submit(struct blk_engine *e, const struct blk_io *io)
 {
@@ -49,21 +49,18 @@ void blk_init_fake(struct blk *b, int fd, uint64_t size, enum blk_cache mode, bo
 	snprintf(b->name, sizeof(b->name), "fake");
 }
 
-static void wce_flush_done(struct blk_req *req, int res)
-{
-	struct blk *b = container_of(req, struct blk, wce_flush_req);
-	if (res)
-		log_err("disk %s: flushing the write cache the guest turned off failed: %s", b->name,
-			strerror(-res));
-	__atomic_store_n(&b->wce_flush_queued, false, __ATOMIC_RELEASE);
-}
+static void flush_kick(struct blk *b);
 
 static void wce_flush_task(struct loop_task *t)
 {
 	struct blk *b = container_of(t, struct blk, wce_flush_task);
-	b->wce_flush_req = (struct blk_req){.op = BLK_OP_FLUSH, .flags = BLK_REQ_INTERNAL,
-					    .done = wce_flush_done};
-	blk_submit(b, &b->wce_flush_req);
+	/* Cleared first: a switch from now on queues the task again (off, on, off). */
+	__atomic_store_n(&b->wce_flush_queued, false, __ATOMIC_RELEASE);
+	/*
+	 * Everything completed so far, whatever the switch says now: the guest
+	 * took the moment of "off" as the moment its old writes became durable.
+	 */
+	flush_kick(b);
 }
 
 void blk_attach(struct blk *b, struct loop *loop, struct blk_engine *engine)
@@ -84,12 +81,19 @@ bool blk_write_cache_enabled(const struct blk *b)
 	return b->policy->volatile_cache && __atomic_load_n(&b->guest_wce, __ATOMIC_ACQUIRE);
 }
 
+/* Whether a change completing now must be on stable storage before it completes. */
+static bool durable_at_completion(const struct blk *b)
+{
+	return !b->policy->no_flush && !blk_write_cache_enabled(b);
+}
+
 void blk_set_write_cache(struct blk *b, bool enabled)
 {
 	bool was = __atomic_exchange_n(&b->guest_wce, enabled, __ATOMIC_ACQ_REL);
 	/*
 	 * Writes cached while it was on must become durable too, without the
 	 * guest asking: a guest that turned its cache off will not flush again.
+	 * Until that flush is done, no change completes (durable_at_completion).
 	 */
 	if (was && !enabled && b->policy->volatile_cache && !b->policy->no_flush && b->loop &&
 	    !__atomic_exchange_n(&b->wce_flush_queued, true, __ATOMIC_ACQ_REL))
@@ -101,9 +105,16 @@ unsigned int blk_inflight(const struct blk *b)
 	return b->inflight;
 }
 
+unsigned int blk_held(const struct blk *b)
+{
+	unsigned int n = 0;
+	for (const struct blk_req *r = b->held; r; r = r->next)
+		n++;
+	return n;
+}
+
 void blk_reset(struct blk *b)
 {
-	b->flush_error = 0;
 	__atomic_store_n(&b->guest_wce, true, __ATOMIC_RELEASE);
 }
 
@@ -129,6 +140,198 @@ static void submit_io(struct blk_req *r, enum blk_io_kind kind, const struct iov
 		.rw_flags = r->rw_flags, .mode = mode, .op = &r->io_op,
 	};
 	b->engine->submit(b->engine, &io);
+}
+
+static bool no_space(int res)
+{
+	return res == -ENOSPC || res == -EDQUOT;
+}
+
+/*
+ * A host operation that asked for durability (fdatasync, an RWF_DSYNC write)
+ * or changed the file's allocation (fallocate) failed. Its error may be the
+ * writeback error of earlier cached writes, which the kernel reports once per
+ * open file and then forgets (fsyncgate): those pages may be gone, so no
+ * flush may succeed again while the image is open (QEMU's
+ * page_cache_inconsistent). Running out of space is only this request's own
+ * allocation failing when it cannot be a writeback error: for fallocate
+ * (which reports none), and for a write when nothing of ours is in the page
+ * cache (O_DIRECT) or nothing cached awaits writeback.
+ */
+enum durable_op { DURABLE_FDATASYNC, DURABLE_WRITE, DURABLE_FALLOCATE };
+
+static void durable_failed(struct blk *b, int res, enum durable_op what)
+{
+	if (no_space(res) && (what == DURABLE_FALLOCATE ||
+			      (what == DURABLE_WRITE &&
+			       (b->policy->direct || b->dirty_gen == b->flushed_gen))))
+		return;
+	if (b->flush_error)
+		return;
+	b->flush_error = res;
+	log_err("disk %s: a host flush failed (%s): data the guest wrote may be lost; every "
+		"later flush, FUA write and write with the cache off fails until kestrel exits",
+		b->name, strerror(-res));
+}
+
+/*
+ * werror=stop: keep r, to be issued again by r->reissue once the operator
+ * has freed space; the first held request pauses the guest.
+ */
+static bool hold_for_space(struct blk *b, struct blk_req *r, int res,
+			   void (*reissue)(struct blk_req *r))
+{
+	if (!no_space(res) || b->werror != DISK_WERROR_STOP || !b->ctl || b->flush_error)
+		return false;
+	r->reissue = reissue;
+	bool first = !b->held;
+	r->next = b->held;
+	b->held = r;
+	b->stats.held++;
+	if (first) {
+		log_err("disk %s: the host file system is full (%s); the guest is paused: free space "
+			"and send SIGUSR1 to kestrel (pid %d) to go on, or end it",
+			b->name, strerror(-res), (int)getpid());
+		b->ctl->pause(b->ctl, true);
+	}
+	return true;
+}
+
+void blk_retry_held(struct blk *b)
+{
+	struct blk_req *list = b->held;
+	if (!list)
+		return;
+	b->held = NULL;
+	log_info("disk %s: trying the held requests again", b->name);
+	b->ctl->pause(b->ctl, false);
+	/* Oldest first; one that fails again holds (and pauses) again. */
+	struct blk_req *rev = NULL;
+	while (list) {
+		struct blk_req *next = list->next;
+		list->next = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct blk_req *next = rev->next;
+		rev->next = NULL;
+		rev->reissue(rev);
+		rev = next;
+	}
+}
+
+/* ---- flushes ---- */
+
+static void flush_start(struct blk *b);
+
+static void complete_list(struct blk_req *list, int res)
+{
+	while (list) {
+		struct blk_req *next = list->next;
+		list->next = NULL;
+		finish(list, res);
+		list = next;
+	}
+}
+
+static void submit_fdatasync(struct blk *b)
+{
+	struct blk_io io = {.kind = BLK_IO_FDATASYNC, .fd = b->fd, .op = &b->flush_op};
+	b->engine->submit(b->engine, &io);
+}
+
+static void flush_done(struct loop_op *op, int res)
+{
+	struct blk *b = container_of(op, struct blk, flush_op);
+	if (res == -EINTR || res == -EAGAIN) {
+		submit_fdatasync(b); /* not run: the same waiters, again */
+		return;
+	}
+	b->flush_in_flight = false;
+	struct blk_req *waiting = b->flush_waiting;
+	b->flush_waiting = NULL;
+	if (res < 0) {
+		durable_failed(b, res, DURABLE_FDATASYNC);
+		complete_list(waiting, -EIO);
+		complete_list(b->flush_next, -EIO);
+		b->flush_next = NULL;
+		return;
+	}
+	if (b->flight_gen > b->flushed_gen)
+		b->flushed_gen = b->flight_gen;
+	complete_list(waiting, 0);
+	if (b->flush_next || (b->want_gen > b->flushed_gen && !b->flush_error))
+		flush_start(b);
+}
+
+static void flush_start(struct blk *b)
+{
+	b->flush_in_flight = true;
+	b->flight_gen = b->dirty_gen;
+	b->flush_waiting = b->flush_next;
+	b->flush_next = NULL;
+	b->stats.host_flushes++;
+	b->flush_op.cb = flush_done;
+	submit_fdatasync(b);
+}
+
+/*
+ * Makes r wait until everything completed so far is on stable storage.
+ * Returns 1 if that is so already, -EIO if it never will be, 0 if r now
+ * waits (it finishes through the flush machinery).
+ */
+static int flush_wait(struct blk *b, struct blk_req *r)
+{
+	if (b->flush_error)
+		return -EIO;
+	uint64_t target = b->dirty_gen;
+	if (b->flushed_gen >= target)
+		return 1;
+	if (b->flush_in_flight && b->flight_gen >= target) {
+		r->next = b->flush_waiting;
+		b->flush_waiting = r;
+		return 0;
+	}
+	r->next = b->flush_next;
+	b->flush_next = r;
+	if (!b->flush_in_flight)
+		flush_start(b);
+	return 0;
+}
+
+/* A host flush of everything completed so far, with no request waiting for it. */
+static void flush_kick(struct blk *b)
+{
+	if (b->flush_error || b->policy->no_flush || b->flushed_gen >= b->dirty_gen)
+		return;
+	if (b->dirty_gen > b->want_gen)
+		b->want_gen = b->dirty_gen;
+	if (!b->flush_in_flight)
+		flush_start(b);
+}
+
+static int flush_submit(struct blk *b, struct blk_req *r)
+{
+	if (!(r->flags & BLK_REQ_INTERNAL))
+		b->stats.flushes++;
+	if (b->policy->no_flush)
+		return 1; /* unsafe: acknowledged, never reaches the disk */
+	return flush_wait(b, r);
+}
+
+/*
+ * A change (write, write-zeroes, discard) is done on the host. If it may sit
+ * in a volatile cache it joins the flush generation; and if the cache is off
+ * now, it completes only once it, and everything before it, is durable.
+ */
+static void change_done(struct blk *b, struct blk_req *r, bool cached)
+{
+	if (cached)
+		b->dirty_gen++;
+	int ret = durable_at_completion(b) ? flush_wait(b, r) : 1;
+	if (ret)
+		finish(r, ret > 0 ? 0 : ret);
 }
 
 /* ---- reads and writes ---- */
@@ -189,6 +392,10 @@ static void rw_done(struct loop_op *op, int res)
 	if (res < 0) {
 		log_debug("disk %s: %s at %llu: %s", b->name, r->op == BLK_OP_READ ? "read" : "write",
 			  (unsigned long long)r->offset, strerror(-res));
+		if (r->op == BLK_OP_WRITE && (r->rw_flags & RWF_DSYNC))
+			durable_failed(b, res, DURABLE_WRITE);
+		if (r->op == BLK_OP_WRITE && hold_for_space(b, r, res, rw_issue))
+			return;
 		finish(r, -EIO);
 		return;
 	}
@@ -204,11 +411,13 @@ static void rw_done(struct loop_op *op, int res)
 		rw_issue(r);
 		return;
 	}
-	if (r->op == BLK_OP_READ && r->bounce)
-		copy_from_bounce(r);
-	if (r->op == BLK_OP_WRITE && !(r->rw_flags & RWF_DSYNC))
-		b->dirty_gen++;
-	finish(r, 0);
+	if (r->op == BLK_OP_READ) {
+		if (r->bounce)
+			copy_from_bounce(r);
+		finish(r, 0);
+		return;
+	}
+	change_done(b, r, !(r->rw_flags & RWF_DSYNC));
 }
 
 static int rw_start(struct blk *b, struct blk_req *r)
@@ -232,10 +441,13 @@ static int rw_start(struct blk *b, struct blk_req *r)
 		b->stats.write_bytes += len;
 		if (r->flags & BLK_REQ_FUA)
 			b->stats.fua_writes++;
-		/* unsafe promises nothing, not even for FUA (as QEMU's cache.no-flush). */
-		bool durable = !blk_write_cache_enabled(b) ||
-			       ((r->flags & BLK_REQ_FUA) && !b->policy->no_flush);
+		/* unsafe promises nothing, not even for FUA or with the cache off (cache.no-flush). */
+		bool durable = !b->policy->no_flush &&
+			       (!blk_write_cache_enabled(b) || (r->flags & BLK_REQ_FUA));
 		if (durable) {
+			/* After a lost writeback nothing is promised durable again. */
+			if (b->flush_error)
+				return -EIO;
 			r->rw_flags = RWF_DSYNC;
 			b->stats.dsync_writes++;
 		}
@@ -257,117 +469,41 @@ static int rw_start(struct blk *b, struct blk_req *r)
 	return 0;
 }
 
-/* ---- flushes ---- */
-
-static void flush_start(struct blk *b);
-
-static void complete_list(struct blk_req *list, int res)
-{
-	while (list) {
-		struct blk_req *next = list->next;
-		list->next = NULL;
-		finish(list, res);
-		list = next;
-	}
-}
-
-static void flush_done(struct loop_op *op, int res)
-{
-	struct blk *b = container_of(op, struct blk, flush_op);
-	b->flush_in_flight = false;
-	struct blk_req *waiting = b->flush_waiting;
-	b->flush_waiting = NULL;
-	if (res == -EINTR || res == -EAGAIN) {
-		/* Not run: put the waiters back and try again. */
-		b->flush_waiting = waiting;
-		b->flush_in_flight = true;
-		struct blk_io io = {.kind = BLK_IO_FDATASYNC, .fd = b->fd, .op = &b->flush_op};
-		b->engine->submit(b->engine, &io);
-		return;
-	}
-	if (res < 0) {
-		/* The page cache may have dropped the data: every later flush fails too. */
-		log_err("disk %s: host flush failed: %s; later flushes will fail", b->name,
-			strerror(-res));
-		b->flush_error = res;
-		complete_list(waiting, -EIO);
-		complete_list(b->flush_next, -EIO);
-		b->flush_next = NULL;
-		return;
-	}
-	if (b->flight_gen > b->flushed_gen)
-		b->flushed_gen = b->flight_gen;
-	complete_list(waiting, 0);
-	if (b->flush_next)
-		flush_start(b);
-}
-
-static void flush_start(struct blk *b)
-{
-	b->flush_in_flight = true;
-	b->flight_gen = b->dirty_gen;
-	b->flush_waiting = b->flush_next;
-	b->flush_next = NULL;
-	b->stats.host_flushes++;
-	b->flush_op.cb = flush_done;
-	struct blk_io io = {.kind = BLK_IO_FDATASYNC, .fd = b->fd, .op = &b->flush_op};
-	b->engine->submit(b->engine, &io);
-}
-
-static int flush_submit(struct blk *b, struct blk_req *r)
-{
-	if (!(r->flags & BLK_REQ_INTERNAL))
-		b->stats.flushes++;
-	if (b->policy->no_flush)
-		return 1; /* unsafe: acknowledged, never reaches the disk */
-	if (b->flush_error)
-		return -EIO;
-	uint64_t target = b->dirty_gen;
-	if (b->flushed_gen >= target)
-		return 1; /* nothing written since the last host flush */
-	if (b->flush_in_flight && b->flight_gen >= target) {
-		r->next = b->flush_waiting;
-		b->flush_waiting = r;
-		return 0;
-	}
-	r->next = b->flush_next;
-	b->flush_next = r;
-	if (!b->flush_in_flight)
-		flush_start(b);
-	return 0;
-}
-
 /* ---- discard and write-zeroes ---- */
+
+static void range_issue(struct blk_req *r)
+{
+	int mode = r->stage == STAGE_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE
+						: FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len, mode);
+}
 
 static void range_done(struct loop_op *op, int res)
 {
 	struct blk_req *r = container_of(op, struct blk_req, io_op);
 	struct blk *b = r->blk;
-	if (r->op == BLK_OP_DISCARD) {
-		/* Discard is a hint: a file system that cannot punch holes loses nothing. */
-		finish(r, res == -EOPNOTSUPP ? 0 : res < 0 ? -EIO : 0);
+	if (res == -EINTR || res == -EAGAIN) {
+		range_issue(r);
 		return;
 	}
-	if (r->stage == STAGE_ZERO_RANGE && res == -EOPNOTSUPP) {
-		r->stage = STAGE_PUNCH_HOLE;
-		submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len,
-			  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+	if (res == -EOPNOTSUPP) {
+		if (r->op == BLK_OP_WRITE_ZEROES && r->stage == STAGE_ZERO_RANGE) {
+			r->stage = STAGE_PUNCH_HOLE; /* a hole reads back as zeroes too */
+			range_issue(r);
+			return;
+		}
+		/* Discard is a hint: a file system that cannot punch holes loses nothing. */
+		finish(r, r->op == BLK_OP_DISCARD ? 0 : -EOPNOTSUPP);
 		return;
 	}
 	if (res < 0) {
-		finish(r, res == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
+		durable_failed(b, res, DURABLE_FALLOCATE);
+		if (hold_for_space(b, r, res, range_issue))
+			return;
+		finish(r, -EIO);
 		return;
 	}
-	if (r->stage != STAGE_SYNC && !blk_write_cache_enabled(b)) {
-		/* Cache off: the zeroes must be durable before completion, like a write. */
-		r->stage = STAGE_SYNC;
-		b->stats.host_flushes++;
-		submit_io(r, BLK_IO_FDATASYNC, NULL, 0, 0, 0, 0);
-		return;
-	}
-	if (r->stage != STAGE_SYNC)
-		b->dirty_gen++;
-	finish(r, 0);
+	change_done(b, r, true);
 }
 
 static int range_start(struct blk *b, struct blk_req *r)
@@ -377,17 +513,17 @@ static int range_start(struct blk *b, struct blk_req *r)
 	if (r->len == 0 || r->offset > b->size || r->len > b->size - r->offset ||
 	    ((r->offset | r->len) & 511))
 		return -EINVAL;
+	if (durable_at_completion(b) && b->flush_error)
+		return -EIO;
 	r->io_op.cb = range_done;
 	if (r->op == BLK_OP_DISCARD) {
 		b->stats.discards++;
-		submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len,
-			  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+		r->stage = STAGE_PUNCH_HOLE;
 	} else {
 		b->stats.write_zeroes++;
 		r->stage = STAGE_ZERO_RANGE;
-		submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len,
-			  FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
 	}
+	range_issue(r);
 	return 0;
 }
 
@@ -419,17 +555,44 @@ void blk_submit(struct blk *b, struct blk_req *r)
 		finish(r, ret > 0 ? 0 : ret);
 }
 
+int blk_final_flush(struct blk *b)
+{
+	if (b->fd < 0 || b->readonly || !b->policy->volatile_cache || b->policy->no_flush)
+		return 0;
+	if (b->flush_error) {
+		log_err("disk %s: not flushed at exit: a host flush failed earlier (%s)", b->name,
+			strerror(-b->flush_error));
+		return b->flush_error;
+	}
+	if (b->flushed_gen >= b->dirty_gen)
+		return 0;
+	b->stats.host_flushes++;
+	while (fdatasync(b->fd) < 0) {
+		if (errno == EINTR)
+			continue;
+		int ret = -errno;
+		log_err("disk %s: flushing at exit failed: %s", b->name, strerror(errno));
+		b->flush_error = ret;
+		return ret;
+	}
+	b->flushed_gen = b->dirty_gen;
+	return 0;
+}
+
 void blk_print_stats(const struct blk *b, const char *label)
 {
 	const struct blk_stats *s = &b->stats;
 	fprintf(stderr,
 		"kestrel: stats: %s (%s, cache=%s): reads %llu (%llu bytes), writes %llu (%llu bytes), "
 		"flushes %llu, host flushes %llu, fua writes %llu, dsync writes %llu, discards %llu, "
-		"write zeroes %llu, errors %llu\n",
+		"write zeroes %llu, errors %llu, held %llu%s%s\n",
 		label, b->name, b->policy->name, (unsigned long long)s->reads,
 		(unsigned long long)s->read_bytes, (unsigned long long)s->writes,
 		(unsigned long long)s->write_bytes, (unsigned long long)s->flushes,
 		(unsigned long long)s->host_flushes, (unsigned long long)s->fua_writes,
 		(unsigned long long)s->dsync_writes, (unsigned long long)s->discards,
-		(unsigned long long)s->write_zeroes, (unsigned long long)s->errors);
+		(unsigned long long)s->write_zeroes, (unsigned long long)s->errors,
+		(unsigned long long)s->held,
+		b->flush_error ? ", FLUSH FAILED (sticky): " : "",
+		b->flush_error ? strerror(-b->flush_error) : "");
 }

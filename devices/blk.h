@@ -5,18 +5,27 @@
  * as struct blk_req and derive what they advertise from
  * blk_has_volatile_cache() and blk_write_cache_enabled().
  *
- * Durability rules kept here (FACTS §5.4, §8):
- *  - a flush completes only after every write that completed before the
- *    flush arrived is on stable storage: a per-disk generation of completed
- *    cached writes, never IOSQE_IO_DRAIN (ring-wide; it would stall the loop);
+ * Durability rules kept here (FACTS §5.4, §8), one for every frontend:
+ *  - a flush completes only after every write, write-zeroes and discard that
+ *    completed before the flush arrived is on stable storage: a per-disk
+ *    generation of completed cached changes, never IOSQE_IO_DRAIN (ring-wide;
+ *    it would stall the loop);
  *  - concurrent flushes share one host fdatasync, and none is issued when
- *    nothing was written since the last one;
- *  - a failed host flush is sticky until blk_reset();
+ *    nothing was changed since the last one;
  *  - FUA writes, and every write while the cache is off (by policy or by the
- *    guest), carry RWF_DSYNC and so are durable when they complete.
+ *    guest), carry RWF_DSYNC;
+ *  - while the cache is off, no change completes before everything that
+ *    completed before it is on stable storage too: a cached write still in
+ *    flight when the guest turned the cache off, a discard, the writes
+ *    cached before the switch (its flush must finish first);
+ *  - a failed durable host operation (fdatasync, an RWF_DSYNC write,
+ *    fallocate) is sticky for as long as the image is open: the kernel
+ *    reports a writeback error once, so the data it stood for may be gone.
+ *    From then on every flush, FUA write and write with the cache off fails;
+ *  - `unsafe` never asks the host for durability, whatever the guest does.
  *
- * Threads: blk_submit() and the completions run on the loop thread; the
- * write-cache switch may be flipped from any thread.
+ * Threads: blk_submit() and the completions run on the loop thread;
+ * blk_set_write_cache() may be called from any thread.
  */
 #ifndef KESTREL_BLK_H
 #define KESTREL_BLK_H
@@ -28,6 +37,7 @@
 #include "devices/blk_cache.h"
 #include "vmm/disk_spec.h"
 #include "vmm/loop.h"
+#include "vmm/vm_ctl.h"
 
 enum blk_op {
 	BLK_OP_READ,
@@ -62,6 +72,7 @@ struct blk_req {
 	int stage;
 	void *bounce;
 	struct iovec bounce_iov;
+	void (*reissue)(struct blk_req *req); /* held for werror=stop: how to try again */
 };
 
 /* One host operation the backend asks for: what io_uring runs. */
@@ -92,6 +103,7 @@ struct blk_stats {
 	uint64_t dsync_writes; /* writes issued with RWF_DSYNC (FUA or cache off) */
 	uint64_t discards, write_zeroes;
 	uint64_t errors;       /* requests completed with an error */
+	uint64_t held;         /* requests held for lack of host space (werror=stop) */
 };
 
 struct blk {
@@ -109,20 +121,24 @@ struct blk {
 	struct blk_engine uring; /* the default engine, on `loop` */
 	struct loop *loop;
 
+	enum disk_werror werror;
+	struct vm_ctl *ctl;      /* pauses the guest for werror=stop; NULL: report instead */
+
 	bool guest_wce;          /* atomic: the guest's write-cache switch */
-	bool wce_flush_queued;   /* atomic */
+	bool wce_flush_queued;   /* atomic: wce_flush_task is queued and has not started */
 	struct loop_task wce_flush_task;
-	struct blk_req wce_flush_req;
 
 	/* Loop thread only. */
-	uint64_t dirty_gen;      /* completed writes that may still be in a volatile cache */
+	uint64_t dirty_gen;      /* completed changes that may still be in a volatile cache */
 	uint64_t flushed_gen;    /* dirty_gen covered by the last successful host flush */
 	uint64_t flight_gen;     /* dirty_gen when the in-flight host flush started */
+	uint64_t want_gen;       /* a host flush must cover this much without a request waiting */
 	bool flush_in_flight;
 	struct loop_op flush_op;
 	struct blk_req *flush_waiting; /* covered by the in-flight host flush */
 	struct blk_req *flush_next;    /* need another host flush after it */
-	int flush_error;               /* sticky: 0 or the failed fdatasync's -errno */
+	int flush_error;               /* sticky while open: 0 or the failed operation's -errno */
+	struct blk_req *held;          /* werror=stop: waiting for host space */
 	unsigned int inflight;         /* requests submitted and not yet done */
 	struct blk_stats stats;
 };
@@ -158,8 +174,22 @@ void blk_set_write_cache(struct blk *b, bool enabled);
 
 /* Loop thread: requests not yet done (a frontend's reset waits for 0). */
 unsigned int blk_inflight(const struct blk *b);
-/* Loop thread, with nothing in flight: forget a sticky flush error (device reset). */
+/*
+ * Loop thread, with nothing in flight (device reset): the guest's cache
+ * switch goes back on. A failed host flush stays sticky: the kernel will not
+ * report the lost writeback again.
+ */
 void blk_reset(struct blk *b);
+/*
+ * Main thread, the loop stopped, nothing in flight: at exit, makes what the
+ * guest wrote durable when the policy has a volatile cache (not `unsafe`),
+ * as QEMU does when a VM stops. Returns -errno (already reported) on failure.
+ */
+int blk_final_flush(struct blk *b);
+/* Loop thread: tries the requests werror=stop held again (the operator freed space). */
+void blk_retry_held(struct blk *b);
+/* Loop thread: requests held by werror=stop. */
+unsigned int blk_held(const struct blk *b);
 
 void blk_print_stats(const struct blk *b, const char *label);
 

@@ -102,6 +102,7 @@ int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errle
 	b->mode = d->cache;
 	b->policy = blk_cache_policy(d->cache);
 	b->readonly = d->readonly;
+	b->werror = d->werror;
 	snprintf(b->serial, sizeof(b->serial), "%s", d->serial);
 	char tmp[sizeof(d->path)];
 	snprintf(tmp, sizeof(tmp), "%s", d->path);

@@ -110,6 +110,7 @@ struct scsi_plan {
 	enum blk_op op;
 	uint64_t offset, len;
 	bool fua;
+	bool internal; /* the flush of a cache switch, not SYNCHRONIZE CACHE: BLK_REQ_INTERNAL */
 	bool data_in;  /* READ: the data goes to the initiator */
 	bool data_out; /* WRITE: the data comes from the initiator */
 	/* SCSI_ANSWER: data-in. Last, so a plan is cleared without it (SCSI_PLAN_HEAD). */

@@ -180,4 +180,10 @@ void scsi_mode_select(struct scsi_disk *d, const uint8_t *cdb, uint64_t out_len,
 	if (wce >= 0)
 		blk_set_write_cache(d->blk, wce);
 	plan_good(p);
+	if (wce == 0) {
+		/* GOOD only once what was cached is durable; a failed flush fails the command. */
+		p->action = SCSI_IO;
+		p->op = BLK_OP_FLUSH;
+		p->internal = true;
+	}
 }

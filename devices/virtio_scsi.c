@@ -212,7 +212,8 @@ static void handle_cmd(struct vscsi_req *r)
 		r->buf_len = out_data;
 		niov = vq_iov_slice(out, e->nout, req_size, p->len, r->data);
 	}
-	r->br = (struct blk_req){.op = p->op, .flags = p->fua ? BLK_REQ_FUA : 0,
+	r->br = (struct blk_req){.op = p->op,
+				 .flags = (p->fua ? BLK_REQ_FUA : 0) | (p->internal ? BLK_REQ_INTERNAL : 0),
 				 .offset = p->offset, .len = p->len, .iov = r->data, .niov = niov,
 				 .done = blk_done};
 	r->busy = true;

@@ -89,9 +89,17 @@ static int set_key(struct disk_config *d, const char *key, const char *v, bool *
 			return fail(err, errlen, "--disk: queues='%s' is not a number in 1..%d", v,
 				    DISK_MAX_QUEUES);
 		d->queues = (unsigned)n;
+	} else if (!strcmp(key, "werror")) {
+		if (!strcmp(v, "report"))
+			d->werror = DISK_WERROR_REPORT;
+		else if (!strcmp(v, "stop"))
+			d->werror = DISK_WERROR_STOP;
+		else
+			return fail(err, errlen, "--disk: werror='%s' is not report or stop", v);
 	} else {
 		return fail(err, errlen,
-			    "--disk: unknown key '%s' (path, if, cache, readonly, serial, queues)", key);
+			    "--disk: unknown key '%s' (path, if, cache, readonly, serial, queues, werror)",
+			    key);
 	}
 	return 0;
 }

@@ -21,6 +21,12 @@ enum disk_iface {
 	DISK_IF_VIRTIO_SCSI,
 };
 
+/* What a host write error does (QEMU's werror=). */
+enum disk_werror {
+	DISK_WERROR_REPORT, /* the guest gets an I/O error */
+	DISK_WERROR_STOP,   /* out of host space: hold the request, pause the guest */
+};
+
 struct disk_config {
 	char path[PATH_MAX];
 	enum disk_iface iface;
@@ -28,6 +34,7 @@ struct disk_config {
 	bool readonly;
 	char serial[DISK_SERIAL_MAX + 1];
 	unsigned int queues; /* 0: one per vCPU, filled in by config_parse */
+	enum disk_werror werror;
 };
 
 /*

@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (vcpu_init_signals()) {
@@ -179,6 +180,10 @@ int main(int argc, char **argv)
 	case VM_PANIC: log_err("%s", vm.stop_msg[0] ? vm.stop_msg : "guest panicked"); status = EXIT_RUNTIME; break;
 	case VM_SIGNAL: log_err("%s", vm.stop_msg); status = EXIT_RUNTIME; break;
 	default: log_err("runtime failure: %s", vm.stop_msg); status = EXIT_RUNTIME; break;
+	}
+	if (vm.final_flush_failed && status == 0) {
+		log_err("a disk could not be flushed at exit: what the guest wrote may not be durable");
+		status = EXIT_RUNTIME;
 	}
 	vm_destroy(&vm);
 	for (unsigned i = 0; i < cfg.ndisks; i++)

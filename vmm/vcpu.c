@@ -126,6 +126,14 @@ static void *vcpu_thread(void *arg)
 
 	bool first = true;
 	while (!vm_stopping(v->vm)) {
+		if (vm_wait_while_paused(v->vm)) {
+			/*
+			 * A pause kicked us with immediate_exit; clear it, then look
+			 * again: a pause or stop that lands after the store sets it anew.
+			 */
+			__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			continue;
+		}
 		if (first && v->id == 0) {
 			clock_gettime(CLOCK_MONOTONIC, &v->vm->t_first_run);
 			first = false;
@@ -153,13 +161,20 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
-void vcpu_stop(struct vcpu *v)
+void vcpu_kick(struct vcpu *v)
 {
 	if (!v->started)
 		return;
 	/* immediate_exit closes the race with a signal that lands before KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_stop(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	vcpu_kick(v);
 	pthread_join(v->thread, NULL);
 	v->started = false;
 }

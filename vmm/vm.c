@@ -44,6 +44,33 @@ void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *msg)
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
+bool vm_wait_while_paused(struct vm *vm)
+{
+	if (!__atomic_load_n(&vm->pauses, __ATOMIC_SEQ_CST))
+		return false;
+	pthread_mutex_lock(&vm->stop_lock);
+	while (vm->pauses && vm->stop == VM_RUNNING)
+		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	pthread_mutex_unlock(&vm->stop_lock);
+	return true;
+}
+
+static void ctl_pause(struct vm_ctl *ctl, bool pause)
+{
+	struct vm *vm = container_of(ctl, struct vm, ctl);
+	pthread_mutex_lock(&vm->stop_lock);
+	if (pause)
+		__atomic_store_n(&vm->pauses, vm->pauses + 1, __ATOMIC_SEQ_CST);
+	else if (vm->pauses)
+		__atomic_store_n(&vm->pauses, vm->pauses - 1, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->stop_cond);
+	/* Under the lock, before any stop: no vCPU thread has been joined yet. */
+	if (pause && vm->stop == VM_RUNNING)
+		for (unsigned i = 0; i < vm->ncpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
 bool vm_stopping(const struct vm *vm)
 {
 	return __atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST) != VM_RUNNING;
@@ -166,6 +193,12 @@ static void signal_read(struct loop_watch *w, int res)
 	if (res == (int)sizeof(struct signalfd_siginfo)) {
 		struct signalfd_siginfo si;
 		memcpy(&si, vm->signal_buf, sizeof(si));
+		if (si.ssi_signo == SIGUSR1) {
+			/* The operator freed host space: disks held by werror=stop go on. */
+			for (unsigned i = 0; i < vm->ndisks; i++)
+				blk_retry_held(vm->disks[i]);
+			return;
+		}
 		char msg[64];
 		snprintf(msg, sizeof(msg), "terminated by signal %u (%s)", si.ssi_signo,
 			 strsignal((int)si.ssi_signo));
@@ -281,6 +314,7 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 		vm->ndisks = i + 1;
 		vm->virtio_slot[i] = -1;
 		blk_attach(b, &vm->loop, NULL);
+		b->ctl = &vm->ctl;
 		if (d->iface != DISK_IF_VIRTIO_BLK)
 			continue;
 		/* virtio devices get windows and interrupts in their own order. */
@@ -374,6 +408,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	vm->ncpus = cfg->cpus;
 	vm->ctl.stop = ctl_stop;
 	vm->ctl.stopping = ctl_stopping;
+	vm->ctl.pause = ctl_pause;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
 	*kind = VM_ERR_RUNTIME;
@@ -420,18 +455,80 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 		return fail(err, errlen, ret, "setting boot CPU registers");
 	phase_done(vm, "vCPUs");
 
-	/* SIGINT, SIGTERM and SIGHUP become a clean stop, read on the loop. */
+	/*
+	 * SIGINT, SIGTERM and SIGHUP become a clean stop, read on the loop;
+	 * SIGUSR1 retries disk writes held for lack of host space.
+	 */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (vm->signal_fd < 0)
 		return fail(err, errlen, -errno, "signalfd");
 	loop_watch(&vm->loop, &vm->signal_watch, vm->signal_fd, vm->signal_buf,
 		   sizeof(vm->signal_buf), signal_read);
 	return 0;
+}
+
+/* Loop thread: counts the disk requests still running on the host. */
+static void drain_count(struct loop_task *t)
+{
+	struct vm *vm = container_of(t, struct vm, drain_task);
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		n += blk_inflight(vm->disks[i]) - blk_held(vm->disks[i]);
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->drain_left = n;
+	vm->drain_counted = true;
+	pthread_cond_broadcast(&vm->stop_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static unsigned drain_ask(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->drain_counted = false;
+	pthread_mutex_unlock(&vm->stop_lock);
+	loop_call(&vm->loop, &vm->drain_task);
+	pthread_mutex_lock(&vm->stop_lock);
+	while (!vm->drain_counted)
+		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	unsigned n = vm->drain_left;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return n;
+}
+
+/*
+ * Main thread, vCPUs stopped: lets the loop finish every disk request the
+ * host is running, so that none is abandoned half done (QEMU drains too
+ * when a VM stops). Gives up after VM_DRAIN_TIMEOUT_MS, saying on what.
+ */
+static void drain_disks(struct vm *vm)
+{
+	if (!vm->ndisks || !vm->loop.started)
+		return;
+	vm->drain_task.fn = drain_count;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	unsigned left;
+	while ((left = drain_ask(vm)) != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= VM_DRAIN_TIMEOUT_MS) {
+			log_err("%u disk request(s) still running on the host after %d ms; giving up "
+				"on them", left, VM_DRAIN_TIMEOUT_MS);
+			break;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
+	}
+	/* Held requests were never acknowledged: the guest loses nothing it was promised. */
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		if (blk_held(vm->disks[i]))
+			log_err("disk %s: %u write(s) held for lack of host space were never done",
+				vm->disks[i]->name, blk_held(vm->disks[i]));
 }
 
 enum vm_stop vm_run(struct vm *vm)
@@ -458,7 +555,12 @@ enum vm_stop vm_run(struct vm *vm)
 
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_stop(&vm->vcpus[i]);
+	drain_disks(vm);
 	loop_stop(&vm->loop);
+	/* The loop has stopped: a blocking fdatasync on this thread holds up nothing. */
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		if (blk_final_flush(vm->disks[i]))
+			vm->final_flush_failed = true;
 	uart_flush(&vm->uart);
 	return vm->stop;
 }

@@ -27,6 +27,9 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm_ctl.h"
 
+/* How long stopping waits for disk requests the host is still running. */
+#define VM_DRAIN_TIMEOUT_MS 20000
+
 struct vm_files {
 	const uint8_t *kernel; /* mapping, for parsing headers */
 	size_t kernel_len;
@@ -56,6 +59,11 @@ struct vm {
 	pthread_cond_t stop_cond;
 	enum vm_stop stop; /* under stop_lock; read atomically by vCPUs */
 	char stop_msg[256];
+	unsigned int pauses; /* under stop_lock (and read atomically): ctl.pause(true) not yet undone */
+	struct loop_task drain_task;
+	bool drain_counted;  /* under stop_lock */
+	unsigned int drain_left;
+	bool final_flush_failed; /* a disk's flush at exit failed: exit 1 */
 
 	struct uart uart;
 	int uart_irq_fd;
@@ -111,6 +119,11 @@ void vm_destroy(struct vm *vm);
 /* Any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *msg);
 bool vm_stopping(const struct vm *vm);
+/*
+ * vCPU threads, before KVM_RUN: if the VM is paused, waits until it is not
+ * (or is stopping) and returns true.
+ */
+bool vm_wait_while_paused(struct vm *vm);
 
 /* Prints device counters on stderr (--stats). */
 void vm_print_stats(const struct vm *vm);

@@ -19,6 +19,12 @@ struct vm_ctl {
 	void (*stop)(struct vm_ctl *ctl, enum vm_stop reason, const char *msg);
 	/* Whether a stop was requested: a device waiting for the loop gives up then. */
 	bool (*stopping)(struct vm_ctl *ctl);
+	/*
+	 * Holds the vCPUs out of KVM_RUN (pause true) or lets them go again
+	 * (false); the guest runs while every pause has been undone. Returns at
+	 * once, before the vCPUs have stopped. Any thread but a vCPU's.
+	 */
+	void (*pause)(struct vm_ctl *ctl, bool pause);
 };
 
 #endif

@@ -136,7 +136,7 @@ Test(ahci, identify_is_honest_about_the_write_cache_for_every_policy)
 	for (unsigned i = 0; i < 5; i++) {
 		setup_mode(modes[i]);
 		bool vol = i < 3;
-		cr_assert(identify_word(82) & (1 << 5), "write cache supported");
+		cr_assert_eq(!!(identify_word(82) & (1 << 5)), vol, "mode %u: supported", i);
 		cr_assert_eq(!!(identify_word(85) & (1 << 5)), vol, "mode %u: enabled", i);
 		cr_assert_eq(identify_word(87) >> 14, 1, "word 87 valid");
 		cr_assert_eq(identify_word(83) & 0xF400 & ~0x8000, 0x4000 | 1 << 13 | 1 << 12 | 1 << 10);
@@ -172,10 +172,43 @@ Test(ahci, set_features_switches_the_cache_and_identify_follows)
 	cr_assert(identify_word(85) & (1 << 5));
 	teardown();
 
+	/* One rule with SCSI: asking a disk with no cache for one is refused. */
 	setup_mode(BLK_CACHE_WRITETHROUGH);
 	command(0, ATA_CMD_SET_FEATURES, 0, 0, 0x02, 0, NULL, NULL, 0);
 	issue(0);
-	cr_assert_not(identify_word(85) & (1 << 5), "no cache to turn on under writethrough");
+	cr_assert_eq(r32(P(0x20)) & 0xFFFF, ATA_ABRT << 8 | ATA_STATUS_ERR, "aborted");
+	cr_assert_not(blk_write_cache_enabled(&blk), "no cache to turn on under writethrough");
+}
+
+Test(ahci, cache_off_completes_only_once_the_cached_writes_are_durable)
+{
+	setup_mode(BLK_CACHE_WRITEBACK);
+	uint64_t a[] = {BUF};
+	uint32_t l[] = {0x1000};
+	command(3, ATA_CMD_WRITE_DMA_EXT, 100, 8, 0, 0x40, a, l, 1);
+	issue(3);
+	rec_engine_complete(&rec, 0, 4096);
+	cr_assert_eq(r32(P(0x38)), 0);
+	command(0, ATA_CMD_SET_FEATURES, 0, 0, 0x82, 0, NULL, NULL, 0);
+	issue(0);
+	cr_assert_eq(rec.n, 2);
+	cr_assert_eq(rec.io[1].kind, BLK_IO_FDATASYNC);
+	cr_assert_eq(r32(P(0x38)), 1, "SET FEATURES 0x82 done before the cached write was durable");
+	rec_engine_complete(&rec, 1, 0);
+	cr_assert_eq(r32(P(0x38)), 0);
+	cr_assert_eq(r32(P(0x20)) & 0xFF, ATA_STATUS_OK);
+	cr_assert_eq(blk.stats.flushes, 0, "the switch's flush is not counted as a guest FLUSH");
+	teardown();
+
+	/* If that flush fails, the command fails: the guest learns of it. */
+	setup_mode(BLK_CACHE_WRITEBACK);
+	command(3, ATA_CMD_WRITE_DMA_EXT, 100, 8, 0, 0x40, a, l, 1);
+	issue(3);
+	rec_engine_complete(&rec, 0, 4096);
+	command(0, ATA_CMD_SET_FEATURES, 0, 0, 0x82, 0, NULL, NULL, 0);
+	issue(0);
+	rec_engine_complete(&rec, 1, -EIO);
+	cr_assert_eq(r32(P(0x20)) & 0xFF, ATA_STATUS_ERR);
 }
 
 Test(ahci, dma_write_and_flush_go_through_the_backend)

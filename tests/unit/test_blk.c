@@ -175,7 +175,7 @@ Test(blk, unsafe_never_reaches_the_host)
 	cr_assert_eq(b.stats.host_flushes, 0);
 }
 
-Test(blk, a_failed_host_flush_is_sticky_until_reset)
+Test(blk, a_failed_host_flush_is_sticky_even_across_a_device_reset)
 {
 	setup_mode(BLK_CACHE_WRITEBACK, false);
 	blk_submit(&b, req(0, BLK_OP_WRITE, 0, 0));
@@ -186,12 +186,19 @@ Test(blk, a_failed_host_flush_is_sticky_until_reset)
 	blk_submit(&b, req(2, BLK_OP_FLUSH, 0, 0));
 	cr_assert_eq(dones[2].res, -EIO, "a retry must not report success");
 	cr_assert_eq(rec.n, 2, "and must not ask the host again");
+	/*
+	 * The kernel reported the lost writeback once; a second fdatasync
+	 * would return 0 with the pages still gone. A reset changes nothing.
+	 */
 	blk_reset(&b);
 	blk_submit(&b, req(3, BLK_OP_WRITE, 0, 0));
 	complete(2, 4096);
 	blk_submit(&b, req(4, BLK_OP_FLUSH, 0, 0));
-	complete(3, 0);
-	cr_assert_eq(dones[4].res, 0);
+	cr_assert_eq(dones[4].res, -EIO);
+	cr_assert_eq(rec.n, 3, "no fdatasync after the failure");
+	blk_submit(&b, req(5, BLK_OP_WRITE, 0, BLK_REQ_FUA));
+	cr_assert_eq(dones[5].res, -EIO, "nor a FUA write that claims durability");
+	cr_assert_eq(rec.n, 3);
 }
 
 Test(blk, short_transfers_are_resubmitted_and_eagain_retried)

@@ -167,8 +167,25 @@ Test(config, every_cache_mode_parses)
 	}
 }
 
+Test(config, werror_is_report_by_default_or_stop)
+{
+	static const char *const specs[] = {"path=x,if=ahci", "path=x,if=ahci,werror=report",
+					    "path=x,if=ahci,werror=stop"};
+	static const enum disk_werror want[] = {DISK_WERROR_REPORT, DISK_WERROR_REPORT,
+						DISK_WERROR_STOP};
+	for (unsigned i = 0; i < 3; i++) {
+		const char *const a[] = {"--kernel", "k", "--disk", specs[i], NULL};
+		struct vm_config cfg;
+		char err[256];
+		cr_assert_eq(parse(&cfg, err, a), CONFIG_OK, "%s", err);
+		cr_assert_eq(cfg.disks[0].werror, want[i], "%s", specs[i]);
+	}
+}
+
 Test(config, bad_disk_specs_are_refused_by_name)
 {
+	EXPECT_ERROR("--disk: werror='enospc' is not report or stop", "--kernel", "k", "--disk",
+		     "path=x,if=virtio-blk,werror=enospc");
 	EXPECT_ERROR("--disk: path= is required", "--kernel", "k", "--disk", "if=virtio-blk");
 	EXPECT_ERROR("--disk: if= is required", "--kernel", "k", "--disk", "path=x");
 	EXPECT_ERROR("--disk: unknown key 'size'", "--kernel", "k", "--disk", "path=x,if=virtio-blk,size=1G");
