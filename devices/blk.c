@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/virtqueue.h" /* the iovec copy helpers */
 #include "vmm/container_of.h"
 #include "vmm/log.h"
 
@@ -118,13 +119,12 @@ void blk_reset(struct blk *b)
 	__atomic_store_n(&b->guest_wce, true, __ATOMIC_RELEASE);
 }
 
+static void bounce_release(struct blk_req *r);
+
 static void finish(struct blk_req *r, int res)
 {
 	struct blk *b = r->blk;
-	if (r->bounce) {
-		free(r->bounce);
-		r->bounce = NULL;
-	}
+	bounce_release(r);
 	if (res)
 		b->stats.errors++;
 	b->inflight--;
@@ -361,24 +361,71 @@ static void iov_advance(struct iovec **iov, unsigned *n, uint64_t done)
 static void rw_issue(struct blk_req *r)
 {
 	uint64_t done = r->len - r->remaining;
+	enum blk_io_kind kind = r->op == BLK_OP_READ ? BLK_IO_READV : BLK_IO_WRITEV;
 	if (r->bounce) {
-		r->bounce_iov.iov_base = (uint8_t *)r->bounce + done;
-		r->bounce_iov.iov_len = r->remaining;
-		submit_io(r, r->op == BLK_OP_READ ? BLK_IO_READV : BLK_IO_WRITEV, &r->bounce_iov, 1,
-			  r->offset + done, r->remaining, 0);
+		/* The next chunk; a write copies it out of the guest's buffers first. */
+		uint64_t chunk = r->remaining < r->bounce_len ? r->remaining : r->bounce_len;
+		if (r->op == BLK_OP_WRITE)
+			vq_iov_to_buf(r->iov, r->niov, done, r->bounce, chunk);
+		r->bounce_iov.iov_base = r->bounce;
+		r->bounce_iov.iov_len = chunk;
+		submit_io(r, kind, &r->bounce_iov, 1, r->offset + done, chunk, 0);
 	} else {
-		submit_io(r, r->op == BLK_OP_READ ? BLK_IO_READV : BLK_IO_WRITEV, r->iov, r->niov,
-			  r->offset + done, r->remaining, 0);
+		submit_io(r, kind, r->iov, r->niov, r->offset + done, r->remaining, 0);
 	}
 }
 
-static void copy_from_bounce(struct blk_req *r)
+/* Starts requests that waited for bounce memory, oldest first, while the budget allows. */
+static void bounce_start_waiting(struct blk *b)
 {
-	const uint8_t *src = r->bounce;
-	for (unsigned i = 0; i < r->niov; i++) {
-		memcpy(r->iov[i].iov_base, src, r->iov[i].iov_len);
-		src += r->iov[i].iov_len;
+	while (b->bounce_wait) {
+		struct blk_req *r = b->bounce_wait;
+		uint32_t want = r->len < BLK_BOUNCE_CHUNK ? (uint32_t)r->len : BLK_BOUNCE_CHUNK;
+		if (b->bounce_bytes + want > BLK_BOUNCE_BUDGET)
+			return;
+		b->bounce_wait = r->next;
+		if (!b->bounce_wait)
+			b->bounce_wait_tail = NULL;
+		r->next = NULL;
+		if (posix_memalign(&r->bounce, b->mem_align, want)) {
+			r->bounce = NULL;
+			finish(r, -ENOMEM);
+			continue;
+		}
+		r->bounce_len = want;
+		b->bounce_bytes += want;
+		if (b->bounce_bytes > b->stats.bounce_peak)
+			b->stats.bounce_peak = b->bounce_bytes;
+		rw_issue(r);
 	}
+}
+
+/* Queues r for a bounce buffer; it starts at once when the disk's budget allows. */
+static void bounce_acquire(struct blk *b, struct blk_req *r)
+{
+	b->stats.bounced++;
+	if (b->bounce_wait ||
+	    b->bounce_bytes + (r->len < BLK_BOUNCE_CHUNK ? r->len : BLK_BOUNCE_CHUNK) > BLK_BOUNCE_BUDGET)
+		b->stats.bounce_waits++;
+	r->next = NULL;
+	if (b->bounce_wait_tail)
+		b->bounce_wait_tail->next = r;
+	else
+		b->bounce_wait = r;
+	b->bounce_wait_tail = r;
+	bounce_start_waiting(b);
+}
+
+static void bounce_release(struct blk_req *r)
+{
+	if (!r->bounce)
+		return;
+	struct blk *b = r->blk;
+	free(r->bounce);
+	r->bounce = NULL;
+	b->bounce_bytes -= r->bounce_len;
+	r->bounce_len = 0;
+	bounce_start_waiting(b);
 }
 
 static void rw_done(struct loop_op *op, int res)
@@ -404,7 +451,10 @@ static void rw_done(struct loop_op *op, int res)
 		finish(r, -EIO);
 		return;
 	}
+	if (r->bounce && r->op == BLK_OP_READ)
+		vq_buf_to_iov(r->iov, r->niov, r->len - r->remaining, r->bounce, (uint64_t)res);
 	if ((uint64_t)res < r->remaining) {
+		/* A short transfer, or the next chunk of a bounced one. */
 		r->remaining -= (uint64_t)res;
 		if (!r->bounce)
 			iov_advance(&r->iov, &r->niov, (uint64_t)res);
@@ -412,11 +462,10 @@ static void rw_done(struct loop_op *op, int res)
 		return;
 	}
 	if (r->op == BLK_OP_READ) {
-		if (r->bounce)
-			copy_from_bounce(r);
 		finish(r, 0);
 		return;
 	}
+	bounce_release(r); /* before it may wait for a flush */
 	change_done(b, r, !(r->rw_flags & RWF_DSYNC));
 }
 
@@ -452,20 +501,12 @@ static int rw_start(struct blk *b, struct blk_req *r)
 			b->stats.dsync_writes++;
 		}
 	}
-	/* O_DIRECT refuses unaligned buffers; guests rarely send them, so copy then. */
-	if (b->mem_align > 1 && !iov_aligned(r->iov, r->niov, b->mem_align)) {
-		if (posix_memalign(&r->bounce, b->mem_align, len))
-			return -ENOMEM;
-		if (r->op == BLK_OP_WRITE) {
-			uint8_t *dst = r->bounce;
-			for (unsigned i = 0; i < r->niov; i++) {
-				memcpy(dst, r->iov[i].iov_base, r->iov[i].iov_len);
-				dst += r->iov[i].iov_len;
-			}
-		}
-	}
 	r->io_op.cb = rw_done;
-	rw_issue(r);
+	/* O_DIRECT refuses unaligned buffers; guests rarely send them, so copy then. */
+	if (b->mem_align > 1 && !iov_aligned(r->iov, r->niov, b->mem_align))
+		bounce_acquire(b, r);
+	else
+		rw_issue(r);
 	return 0;
 }
 
@@ -532,6 +573,7 @@ void blk_submit(struct blk *b, struct blk_req *r)
 	r->blk = b;
 	r->next = NULL;
 	r->bounce = NULL;
+	r->bounce_len = 0;
 	r->stage = 0;
 	b->inflight++;
 	int ret;
@@ -585,14 +627,15 @@ void blk_print_stats(const struct blk *b, const char *label)
 	fprintf(stderr,
 		"kestrel: stats: %s (%s, cache=%s): reads %llu (%llu bytes), writes %llu (%llu bytes), "
 		"flushes %llu, host flushes %llu, fua writes %llu, dsync writes %llu, discards %llu, "
-		"write zeroes %llu, errors %llu, held %llu%s%s\n",
+		"write zeroes %llu, errors %llu, held %llu, bounced %llu (waited %llu, peak %llu bytes)%s%s\n",
 		label, b->name, b->policy->name, (unsigned long long)s->reads,
 		(unsigned long long)s->read_bytes, (unsigned long long)s->writes,
 		(unsigned long long)s->write_bytes, (unsigned long long)s->flushes,
 		(unsigned long long)s->host_flushes, (unsigned long long)s->fua_writes,
 		(unsigned long long)s->dsync_writes, (unsigned long long)s->discards,
 		(unsigned long long)s->write_zeroes, (unsigned long long)s->errors,
-		(unsigned long long)s->held,
+		(unsigned long long)s->held, (unsigned long long)s->bounced,
+		(unsigned long long)s->bounce_waits, (unsigned long long)s->bounce_peak,
 		b->flush_error ? ", FLUSH FAILED (sticky): " : "",
 		b->flush_error ? strerror(-b->flush_error) : "");
 }

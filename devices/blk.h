@@ -48,6 +48,17 @@ enum blk_op {
 };
 
 #define BLK_REQ_FUA 1u /* the write is durable before it completes */
+
+/*
+ * O_DIRECT needs aligned buffers; a guest's unaligned ones are copied
+ * through a bounce buffer of at most BLK_BOUNCE_CHUNK bytes per request (a
+ * larger request moves chunk by chunk), and a disk never holds more than
+ * BLK_BOUNCE_BUDGET bytes of them at once: a request that would exceed it
+ * waits for another to finish. So a guest cannot make a disk allocate more
+ * than the budget however large or many its requests (CVE-2016-7422 class).
+ */
+#define BLK_BOUNCE_CHUNK (256u << 10)
+#define BLK_BOUNCE_BUDGET (4u << 20)
 #define BLK_REQ_INTERNAL 0x100u /* the backend's own request: not counted as the guest's */
 
 struct blk;
@@ -70,7 +81,8 @@ struct blk_req {
 	uint64_t remaining;
 	int rw_flags;
 	int stage;
-	void *bounce;
+	void *bounce;             /* O_DIRECT copy of an unaligned request, one chunk */
+	uint32_t bounce_len;      /* its size */
 	struct iovec bounce_iov;
 	void (*reissue)(struct blk_req *req); /* held for werror=stop: how to try again */
 };
@@ -104,6 +116,9 @@ struct blk_stats {
 	uint64_t discards, write_zeroes;
 	uint64_t errors;       /* requests completed with an error */
 	uint64_t held;         /* requests held for lack of host space (werror=stop) */
+	uint64_t bounced;      /* requests copied through a bounce buffer */
+	uint64_t bounce_waits; /* of those, waited for the disk's bounce budget */
+	uint64_t bounce_peak;  /* most bounce bytes held at once */
 };
 
 struct blk {
@@ -139,6 +154,8 @@ struct blk {
 	struct blk_req *flush_next;    /* need another host flush after it */
 	int flush_error;               /* sticky while open: 0 or the failed operation's -errno */
 	struct blk_req *held;          /* werror=stop: waiting for host space */
+	uint64_t bounce_bytes;         /* bounce buffers held now, at most BLK_BOUNCE_BUDGET */
+	struct blk_req *bounce_wait, *bounce_wait_tail; /* waiting for bounce memory, oldest first */
 	unsigned int inflight;         /* requests submitted and not yet done */
 	struct blk_stats stats;
 };

@@ -157,6 +157,11 @@ static void read_write(const struct scsi_disk *d, const uint8_t *cdb, uint64_t i
 		plan_overrun(p);
 		return;
 	}
+	/* The most one command may move (VPD 0xB0; virtio-scsi's max_sectors says the same). */
+	if (bytes > SCSI_MAX_TRANSFER_BYTES) {
+		plan_illegal(p, SCSI_ASC_INVALID_FIELD_IN_CDB);
+		return;
+	}
 	if (!in_range(d, lba, n, p))
 		return;
 	if (write && d->blk->readonly) {

@@ -84,6 +84,8 @@
 
 /* Blocks one UNMAP / WRITE SAME may cover: 1 GiB of 512-byte blocks. */
 #define SCSI_MAX_RANGE_BLOCKS (1u << 21)
+/* The most one READ or WRITE moves: virtio-scsi's max_sectors (0xFFFF sectors), enforced. */
+#define SCSI_MAX_TRANSFER_BYTES (0xFFFFull * 512)
 
 struct scsi_disk {
 	struct blk *blk;

@@ -71,6 +71,7 @@ static uint32_t vpd_page(const struct scsi_disk *d, uint8_t page, uint8_t *b)
 		n = 0x3C;
 		b[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is not "to the end" */
 		put16(b + 6, 1);                       /* optimal transfer granularity */
+		put32(b + 8, SCSI_MAX_TRANSFER_BYTES / d->blk->block_size); /* maximum transfer length */
 		put32(b + 20, SCSI_MAX_RANGE_BLOCKS);  /* maximum unmap LBA count */
 		put32(b + 24, 1);                      /* maximum unmap block descriptors */
 		put32(b + 28, 1);                      /* optimal unmap granularity */

@@ -190,6 +190,14 @@ static void handle(struct vblk_req *r)
 		}
 		unsigned n = is_in ? vq_iov_slice(in, e->nin, 0, len, r->data)
 				   : vq_iov_slice(out, e->nout, sizeof(hdr), len, r->data);
+		/* What we advertise is what we take: no data segment above size_max. */
+		for (unsigned i = 0; i < n; i++) {
+			if (r->data[i].iov_len > VBLK_SIZE_MAX) {
+				r->vb->mmio.bad_requests++;
+				complete(r, VIRTIO_BLK_S_IOERR);
+				return;
+			}
+		}
 		r->br = (struct blk_req){.op = is_in ? BLK_OP_READ : BLK_OP_WRITE,
 					 .offset = hdr.sector * SECTOR, .iov = r->data, .niov = n,
 					 .done = blk_done};

@@ -19,7 +19,7 @@
 #define SIZE_FIELD_MAX 255u /* the most a driver may set sense_size or cdb_size to */
 
 #define VSCSI_SEG_MAX (VQ_MAX_CHAIN - 2) /* request and response headers around the data */
-#define VSCSI_MAX_SECTORS 0xFFFF
+#define VSCSI_MAX_SECTORS (SCSI_MAX_TRANSFER_BYTES / 512)
 #define VSCSI_CMD_PER_LUN 128
 
 struct vscsi_req {

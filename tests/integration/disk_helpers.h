@@ -11,7 +11,7 @@
 
 #include "tests/integration/harness.h"
 
-#define DISK_TIMEOUT 420
+#define DISK_TIMEOUT 420 /* Criterion's limit; kestrel itself gets 60 s less, so a hang is described */
 #define DISK_SIZE (256ll << 20)
 
 /* A sparse scratch image of `size` bytes; returns its path. */
@@ -22,6 +22,9 @@ struct run boot_with_disks_args(const char *const *disks, unsigned ndisks, const
 				const char *kargs, const char *cmd);
 struct run boot_with_disks(const char *const *disks, unsigned ndisks, const char *cpus,
 			   const char *cmd);
+/* One vCPU, watched while it runs (see run_kestrel_watched); the exit status is the caller's to check. */
+struct run boot_watched(const char *const *disks, unsigned ndisks, const char *cmd,
+			run_watch_fn watch, void *arg);
 
 /* The guest printed KEY=want. */
 void expect_value(const struct run *r, const char *key, const char *want);

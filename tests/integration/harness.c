@@ -60,7 +60,19 @@ static void describe_threads(pid_t pid, const char *outpath)
 		fprintf(stderr, "harness: could not describe the threads of %d\n", (int)pid);
 }
 
-static struct run run_once(const char *const *args, unsigned int timeout_s)
+/* What kestrel printed so far: the whole output file, NUL-terminated (caller frees). */
+static char *read_output(int fd)
+{
+	struct stat st;
+	fstat(fd, &st);
+	char *out = calloc(1, (size_t)st.st_size + 1);
+	if (pread(fd, out, (size_t)st.st_size, 0) < 0)
+		out[0] = 0;
+	return out;
+}
+
+static struct run run_once(const char *const *args, unsigned int timeout_s, run_watch_fn watch,
+			   void *arg)
 {
 	struct run r = {.status = -1};
 	char outpath[1100];
@@ -104,16 +116,17 @@ static struct run run_once(const char *const *args, unsigned int timeout_s)
 			r.timed_out = true;
 			break;
 		}
+		if (watch) {
+			char *so_far = read_output(fd);
+			watch((int)pid, so_far, arg);
+			free(so_far);
+		}
 		usleep(50 * 1000);
 	}
 	if (!r.timed_out)
 		r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 
-	struct stat st;
-	fstat(fd, &st);
-	r.out = calloc(1, (size_t)st.st_size + 1);
-	if (pread(fd, r.out, (size_t)st.st_size, 0) < 0)
-		r.out[0] = 0;
+	r.out = read_output(fd);
 	close(fd);
 	unlink(outpath);
 	return r;
@@ -130,7 +143,7 @@ static bool failed_before_guest_output(const struct run *r)
 
 struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 {
-	struct run r = run_once(args, timeout_s);
+	struct run r = run_once(args, timeout_s, NULL, NULL);
 	if (!failed_before_guest_output(&r))
 		return r;
 	/*
@@ -143,7 +156,13 @@ struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 	fprintf(stderr, "harness: RETRY: kestrel failed before any guest output; running it again once. "
 		"First run: %.*s\n", why ? (int)strcspn(why, "\n") : 0, why ? why : "");
 	run_free(&r);
-	return run_once(args, timeout_s);
+	return run_once(args, timeout_s, NULL, NULL);
+}
+
+struct run run_kestrel_watched(const char *const *args, unsigned int timeout_s, run_watch_fn watch,
+			       void *arg)
+{
+	return run_once(args, timeout_s, watch, arg);
 }
 
 void run_free(struct run *r)

@@ -21,6 +21,15 @@ struct run {
  * once, with a "harness: RETRY" line on stderr (see harness.c).
  */
 struct run run_kestrel(const char *const *args, unsigned int timeout_s);
+
+/*
+ * The same, calling watch(pid, output so far, arg) about every 50 ms while
+ * kestrel runs, so a test can act on what it printed (free host space and
+ * send a signal, say). No retry.
+ */
+typedef void (*run_watch_fn)(int pid, const char *out, void *arg);
+struct run run_kestrel_watched(const char *const *args, unsigned int timeout_s, run_watch_fn watch,
+			       void *arg);
 void run_free(struct run *r);
 
 /* The test guest's files. */

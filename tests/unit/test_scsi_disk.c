@@ -396,6 +396,13 @@ Test(scsi_disk, bad_reads_and_writes_are_refused_before_any_io)
 	const uint8_t w10[] = {SCSI_WRITE_10, 0, 0, 0, 0, 0, 0, 0, 8, 0};
 	run_full(w10, sizeof(w10), BIG, 512, NULL, 0);
 	cr_assert(p.overrun, "data-in room does not make up for missing data-out");
+	/* More than the advertised maximum transfer, with buffers that hold it: refused. */
+	const uint8_t big[] = {SCSI_READ_16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0};
+	run_full(big, sizeof(big), 1ull << 34, 0, NULL, 0);
+	expect_sense(SCSI_KEY_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
+	RUN(SCSI_INQUIRY, 0x01, 0xB0, 0, 0x40, 0);
+	expect_good();
+	cr_assert_eq(be32(p.data + 8), SCSI_MAX_TRANSFER_BYTES / 512, "VPD 0xB0 maximum transfer length");
 
 	setup_disk(BLK_CACHE_WRITEBACK, true);
 	run_full(w10, sizeof(w10), 0, 4096, NULL, 0);

@@ -19,7 +19,7 @@
 #include "tests/unit/fake_guest.h"
 #include "tests/unit/rec_engine.h"
 
-#define RAM (1u << 20)
+#define RAM (4u << 20) /* room for a data buffer above size_max */
 #define QSIZE 16u
 #define DESC 0x1000ull
 #define AVAIL 0x2000ull
@@ -462,4 +462,20 @@ Test(virtio_blk, no_second_interrupt_while_the_guest_has_not_acknowledged_the_fi
 	memcpy(mem + AVAIL + 4 + 2 * QSIZE, &ue, 2);
 	kick(0);
 	cr_assert_eq(irq_count(), 1, "after the acknowledgement a new one is due");
+}
+
+Test(virtio_blk, a_data_segment_above_size_max_is_refused_without_io)
+{
+	setup(BLK_CACHE_WRITEBACK, false);
+	/* 1 MiB + 4 KiB in one descriptor: more than the size_max we advertise. */
+	request(VIRTIO_BLK_T_OUT, 0, (1u << 20) + 4096, false);
+	kick(0);
+	cr_assert_eq(rec.n, 0, "the backend was asked to move it");
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_eq(status_byte(), VIRTIO_BLK_S_IOERR);
+	cr_assert_eq(vb.mmio.bad_requests, 1);
+	/* Exactly size_max is fine. */
+	request(VIRTIO_BLK_T_OUT, 0, 1u << 20, false);
+	kick(0);
+	cr_assert_eq(rec.n, 1);
 }
