@@ -19,7 +19,8 @@ static struct rec_engine rec;
 static struct blk_req reqs[NREQ];
 static struct iovec iovs[NREQ][SEGS];
 static int done_calls, done_errors;
-static uint8_t page[8192] __attribute__((aligned(4096)));
+/* Only the chunks a test lets run are copied: 1 MiB covers them. */
+static uint8_t page[1 << 20] __attribute__((aligned(4096)));
 
 static void on_done(struct blk_req *req, int res)
 {
