@@ -370,8 +370,14 @@ static void start_slot(struct ahci *h, struct ahci_port *p, unsigned idx)
 
 /* ---- the loop's pass over the ports ---- */
 
-static void port_process(struct ahci *h, struct ahci_port *p)
+/*
+ * Returns false if the port still had commands when it used up its share
+ * of this pass (AHCI_PASS_BUDGET): a guest that re-issues commands that
+ * finish at once must not keep the loop from other devices.
+ */
+static bool port_process(struct ahci *h, struct ahci_port *p)
 {
+	unsigned started = 0;
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
 		bool drained = p->inflight == 0;
@@ -391,12 +397,15 @@ static void port_process(struct ahci *h, struct ahci_port *p)
 			p->cmd &= ~CMD_CR;
 		}
 		uint32_t todo = 0;
-		if ((p->cmd & CMD_ST) && !p->stop_pending && !p->reset_pending && !p->halted)
+		if ((p->cmd & CMD_ST) && !p->stop_pending && !p->reset_pending && !p->halted &&
+		    started < AHCI_PASS_BUDGET)
 			todo = p->ci & ~p->fetched;
+		bool more = started >= AHCI_PASS_BUDGET && (p->ci & ~p->fetched);
 		p->fetched |= todo;
 		pthread_mutex_unlock(&h->lock);
 		if (!todo)
-			return;
+			return !more;
+		started += (unsigned)__builtin_popcount(todo);
 		while (todo) {
 			unsigned idx = (unsigned)__builtin_ctz(todo);
 			todo &= todo - 1;
@@ -404,6 +413,8 @@ static void port_process(struct ahci *h, struct ahci_port *p)
 		}
 	}
 }
+
+static void kick(struct ahci *h);
 
 void ahci_process(struct ahci *h)
 {
@@ -429,8 +440,14 @@ void ahci_process(struct ahci *h)
 		}
 		return; /* the last completion comes back here */
 	}
+	bool done = true;
 	for (unsigned i = 0; i < h->nports; i++)
-		port_process(h, &h->ports[i]);
+		done &= port_process(h, &h->ports[i]);
+	if (!done) {
+		/* Come back after the loop has served everything else once. */
+		h->budget_yields++;
+		kick(h);
+	}
 }
 
 static void task_fn(struct loop_task *t)

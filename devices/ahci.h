@@ -27,6 +27,8 @@
 
 #define AHCI_MAX_PORTS 8
 #define AHCI_SLOTS 32
+/* Commands one port may start in one pass of the loop before it yields to other devices. */
+#define AHCI_PASS_BUDGET (2 * AHCI_SLOTS)
 #define AHCI_MAX_PRDT 256 /* Linux uses at most 168 */
 #define AHCI_ABAR_SIZE 0x1000
 
@@ -75,6 +77,7 @@ struct ahci {
 	bool task_queued; /* atomic */
 	uint64_t msis;    /* stats */
 	uint64_t bad_commands;
+	uint64_t budget_yields; /* stats: passes cut short so other devices could run */
 };
 
 /*

@@ -188,6 +188,8 @@ static void uart_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 {
 	struct uart *u = dev;
 	uint8_t v = data[0];
+	/* Room for input appeared: a console waiting for it must hear (as after a read). */
+	bool room = false;
 	pthread_mutex_lock(&u->lock);
 	switch (off) {
 	case REG_RBR_THR:
@@ -212,15 +214,24 @@ static void uart_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 		if (v & FCR_CLEAR_RX) {
 			u->rx_count = 0;
 			u->lsr &= (uint8_t)~LSR_DR;
+			room = true;
 		}
 		break;
 	case REG_LCR: u->lcr = v; break;
-	case REG_MCR: u->mcr = v & 0x1F; break;
+	case REG_MCR:
+		/* Leaving loopback reconnects the line to the host's input. */
+		room = (u->mcr & MCR_LOOP) && !(v & MCR_LOOP);
+		u->mcr = v & 0x1F;
+		break;
 	case REG_SCR: u->scr = v; break;
 	default: break; /* LSR and MSR are read-only */
 	}
 	update_irq_locked(u);
+	void (*cb)(void *) = u->rx_drained;
+	void *ctx = u->rx_drained_ctx;
 	pthread_mutex_unlock(&u->lock);
+	if (room && cb)
+		cb(ctx);
 }
 
 const struct bus_ops uart_bus_ops = {

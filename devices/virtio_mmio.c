@@ -76,14 +76,22 @@ static void irq_task_fn(struct loop_task *t)
 
 static void finish_reset(struct vmmio *m)
 {
-	for (unsigned i = 0; i < m->nqueues; i++) {
-		vq_disable(&m->queues[i]);
-		memset(&m->queues[i], 0, sizeof(m->queues[i]));
-	}
 	m->ops->reset(m->dev);
+	/*
+	 * Status first, then the queues, both under the lock: a vCPU setting up
+	 * a queue meanwhile (QueueNum ... QueueReady, under the same lock) sees
+	 * either the old device, whose QueueReady is refused while the reset is
+	 * pending, or the clean one; never a queue half cleared.
+	 */
 	pthread_mutex_lock(&m->lock);
 	m->status = 0;
 	update_live(m);
+	for (unsigned i = 0; i < m->nqueues; i++) {
+		vq_disable(&m->queues[i]);
+		memset(&m->queues[i], 0, sizeof(m->queues[i]));
+		m->popped[i] = 0;
+	}
+	m->over_budget = 0;
 	m->driver_features = 0;
 	m->device_features_sel = m->driver_features_sel = m->queue_sel = 0;
 	__atomic_store_n(&m->interrupt_status, 0, __ATOMIC_SEQ_CST);
@@ -103,12 +111,40 @@ static void reset_task_fn(struct loop_task *t)
 	/* Otherwise the last vmmio_complete() finishes it. */
 }
 
+static void resume_task_fn(struct loop_task *t)
+{
+	struct vmmio *m = container_of(t, struct vmmio, resume_task);
+	m->resume_queued = false;
+	uint32_t queues = m->over_budget;
+	m->over_budget = 0;
+	for (unsigned q = 0; q < m->nqueues; q++)
+		if ((queues & (1u << q)) && !m->resetting && !(m->held & (1u << q)))
+			m->ops->queue_notify(m->dev, q);
+}
+
 enum vq_pop_result vmmio_pop(struct vmmio *m, unsigned int q, struct vq_elem *e)
 {
 	if (m->resetting || q >= m->nqueues)
 		return VQ_EMPTY;
+	if (m->popped[q] >= VMMIO_POP_BUDGET) {
+		/*
+		 * The guest keeps this queue full: let the loop serve every other
+		 * device once (the task runs after the kick eventfd) and come back.
+		 */
+		m->popped[q] = 0;
+		m->over_budget |= 1u << q;
+		m->budget_yields++;
+		if (!m->resume_queued) {
+			m->resume_queued = true;
+			loop_call(m->loop, &m->resume_task);
+		}
+		return VQ_EMPTY;
+	}
 	enum vq_pop_result r = vq_pop(&m->queues[q], e);
+	if (r != VQ_GOT)
+		m->popped[q] = 0; /* the queue ran dry: a new round starts */
 	if (r == VQ_GOT) {
+		m->popped[q]++;
 		m->inflight++;
 	} else if (r == VQ_BROKEN) {
 		log_err("virtio-mmio: the driver corrupted queue %u; the device needs a reset", q);
@@ -155,6 +191,8 @@ bool vmmio_queue_idle(struct vmmio *m, unsigned int q)
 {
 	if (m->resetting)
 		return false;
+	if (m->over_budget & (1u << q))
+		return true; /* the resume task serves it next */
 	/* A polling loop keeps kicks off and arms the queue only before it sleeps. */
 	if (polling(m)) {
 		vq_suppress_kicks(&m->queues[q]);
@@ -258,7 +296,8 @@ static void write_queue_ready(struct vmmio *m, struct vq *q, uint32_t v)
 			log_debug("virtio-mmio: ignoring QueueReady=0 on a live queue");
 		return;
 	}
-	if (q->enabled || !(m->status & VIRTIO_CONFIG_S_FEATURES_OK))
+	/* A reset the loop has not finished yet would clear the queue under us. */
+	if (q->enabled || m->reset_queued || !(m->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
 	q->indirect = vmmio_has_feature(m, VIRTIO_RING_F_INDIRECT_DESC);
 	q->event_idx = vmmio_has_feature(m, VIRTIO_RING_F_EVENT_IDX);
@@ -396,6 +435,7 @@ int vmmio_init(struct vmmio *m, int vm_fd, uint64_t base, unsigned int nqueues, 
 	m->nqueues = nqueues;
 	m->reset_task.fn = reset_task_fn;
 	m->irq_task.fn = irq_task_fn;
+	m->resume_task.fn = resume_task_fn;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	for (unsigned i = 0; i < nqueues; i++) {

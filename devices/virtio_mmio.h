@@ -23,6 +23,8 @@
 
 #define VMMIO_SIZE 0x200
 #define VMMIO_MAX_QUEUES 32
+/* Requests one queue yields after when the guest keeps it full (256-entry rings: four rounds). */
+#define VMMIO_POP_BUDGET 64
 
 /* What a device type (virtio-blk, virtio-scsi) plugs into the transport. */
 struct vmmio_device_ops {
@@ -76,12 +78,17 @@ struct vmmio {
 	bool irq_deferred;
 	struct loop_task reset_task;
 	struct loop_task irq_task;
+	struct loop_task resume_task; /* serves the queues that used up their budget */
+	bool resume_queued;
+	uint32_t over_budget;         /* queues waiting for resume_task */
+	unsigned int popped[VMMIO_MAX_QUEUES]; /* requests taken since the queue was last empty */
 	struct loop_poller poller;
 	bool live; /* atomic: DRIVER_OK and not broken; the poller serves queues only then */
 	uint32_t held; /* queues the device takes no buffers from now (vmmio_hold_queue) */
 	uint64_t bad_requests; /* stats: chains refused */
 	uint64_t kicks;        /* stats: queue notifications served */
 	uint64_t interrupts;   /* stats: used-buffer interrupts raised */
+	uint64_t budget_yields; /* stats: services cut short so other devices could run */
 };
 
 /*

@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "devices/console.h"
@@ -118,6 +119,29 @@ Test(uart, rx_buffer_bounds)
 	static uint8_t big[UART_RX_SIZE + 100];
 	cr_assert_eq(uart_rx_push(&u, big, sizeof(big)), UART_RX_SIZE);
 	cr_assert_eq(uart_rx_push(&u, big, 1), 0);
+}
+
+static int drained_calls;
+static void on_drained(void *ctx) { drained_calls++; }
+
+Test(uart, clearing_the_fifo_or_leaving_loopback_tells_the_waiting_console)
+{
+	/* Linux's 8250 driver does both at probe and open; input must not stall for good. */
+	drained_calls = 0;
+	u.rx_drained = on_drained;
+	uint8_t buf[2048];
+	memset(buf, 'x', sizeof(buf));
+	cr_assert_lt(uart_rx_push(&u, buf, sizeof(buf)), sizeof(buf), "the FIFO filled up");
+	wr(2, 0x07); /* FCR: enable, clear RX and TX */
+	cr_assert_eq(drained_calls, 1, "a FIFO clear left the console waiting");
+	cr_assert_eq(rd(5) & 1, 0, "no data ready after the clear");
+	wr(4, 0x10); /* loopback on: host input is not taken */
+	cr_assert_eq(uart_rx_push(&u, buf, 4), 0);
+	wr(4, 0x0B); /* loopback off */
+	cr_assert_eq(drained_calls, 2, "leaving loopback left the console waiting");
+	cr_assert_eq(uart_rx_push(&u, buf, 4), 4);
+	wr(4, 0x0B); /* no change: no call */
+	cr_assert_eq(drained_calls, 2);
 }
 
 Test(console, escape_sequences)

@@ -479,3 +479,40 @@ Test(virtio_blk, a_data_segment_above_size_max_is_refused_without_io)
 	kick(0);
 	cr_assert_eq(rec.n, 1);
 }
+
+/* Puts head on the available ring without notifying (a guest that keeps the queue full). */
+static void offer(uint16_t head)
+{
+	uint16_t *ring = (uint16_t *)(mem + AVAIL + 4);
+	ring[avail_idx % QSIZE] = head;
+	avail_idx++;
+	memcpy(mem + AVAIL + 2, &avail_idx, 2);
+}
+
+Test(virtio_blk, a_queue_the_guest_keeps_full_yields_the_loop_after_its_budget)
+{
+	setup(BLK_CACHE_WRITEBACK, false);
+	request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
+	struct vq_elem e;
+	/* The guest adds a request each time the device takes one: the queue never runs dry. */
+	for (unsigned i = 0; i < VMMIO_POP_BUDGET; i++) {
+		offer(0);
+		cr_assert_eq(vmmio_pop(&vb.mmio, 0, &e), VQ_GOT, "pop %u", i);
+		vmmio_complete(&vb.mmio, 0, e.head, 0);
+	}
+	offer(0);
+	cr_assert_eq(vmmio_pop(&vb.mmio, 0, &e), VQ_EMPTY, "no end to one device's turn");
+	cr_assert(vmmio_queue_idle(&vb.mmio, 0), "the service loop must stop here");
+	pthread_mutex_lock(&loop.lock);
+	struct loop_task *t = loop.tasks;
+	loop.tasks = NULL;
+	pthread_mutex_unlock(&loop.lock);
+	cr_assert_eq(t, &vb.mmio.resume_task, "nothing comes back for the rest");
+	cr_assert_eq(vb.mmio.budget_yields, 1);
+	/* The loop, after serving the others, runs the task: the waiting request is served. */
+	uint16_t before = used_idx();
+	t->fn(t);
+	run_deferred();
+	cr_assert_eq(used_idx(), (uint16_t)(before + 1));
+	cr_assert_eq(status_byte(), VIRTIO_BLK_S_OK);
+}
