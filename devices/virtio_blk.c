@@ -234,10 +234,15 @@ static void queue_notify(void *dev, unsigned int q)
 	struct vblk_queue *vq = &vb->queues[q];
 	do {
 		while (vq->nfree) {
-			struct vblk_req *r = &vq->reqs[vq->free[vq->nfree - 1]];
+			uint16_t index = vq->free[vq->nfree - 1];
+			struct vblk_req *r = &vq->reqs[index];
 			if (vmmio_pop(&vb->mmio, q, &r->e) != VQ_GOT)
 				break;
 			vq->nfree--;
+			/* Filled in here, not at init: a slot's pages are touched only once used. */
+			r->vb = vb;
+			r->q = q;
+			r->index = index;
 			handle(r);
 		}
 	} while (vq->nfree && vmmio_queue_idle(&vb->mmio, q));
@@ -273,12 +278,8 @@ int vblk_init(struct vblk *vb, struct blk *blk, int vm_fd, uint64_t base, unsign
 		vq->reqs = calloc(VQ_MAX_SIZE, sizeof(*vq->reqs));
 		if (!vq->reqs)
 			return -ENOMEM;
-		for (unsigned i = 0; i < VQ_MAX_SIZE; i++) {
-			vq->reqs[i].vb = vb;
-			vq->reqs[i].q = q;
-			vq->reqs[i].index = (uint16_t)i;
+		for (unsigned i = 0; i < VQ_MAX_SIZE; i++)
 			vq->free[i] = (uint16_t)(VQ_MAX_SIZE - 1 - i);
-		}
 		vq->nfree = VQ_MAX_SIZE;
 	}
 	return vmmio_init(&vb->mmio, vm_fd, base, nqueues, irq_fd, &vblk_ops, vb,

@@ -354,10 +354,15 @@ static void serve(struct vscsi *vs, unsigned q)
 		while (vq->nfree) {
 			if (q == CTRL_QUEUE && vs->tmf.active)
 				return; /* the queue is held until the function is done */
-			struct vscsi_req *r = &vq->reqs[vq->free[vq->nfree - 1]];
+			uint16_t index = vq->free[vq->nfree - 1];
+			struct vscsi_req *r = &vq->reqs[index];
 			if (vmmio_pop(&vs->mmio, q, &r->e) != VQ_GOT)
 				break;
 			vq->nfree--;
+			/* Filled in here, not at init: a slot's pages are touched only once used. */
+			r->vs = vs;
+			r->q = q;
+			r->index = index;
 			if (q == CTRL_QUEUE)
 				handle_ctrl(r);
 			else
@@ -431,12 +436,8 @@ int vscsi_init(struct vscsi *vs, struct blk *const *disks, unsigned int ndisks, 
 		vq->reqs = calloc(VQ_MAX_SIZE, sizeof(*vq->reqs));
 		if (!vq->reqs)
 			return -ENOMEM;
-		for (unsigned i = 0; i < VQ_MAX_SIZE; i++) {
-			vq->reqs[i].vs = vs;
-			vq->reqs[i].q = q;
-			vq->reqs[i].index = (uint16_t)i;
+		for (unsigned i = 0; i < VQ_MAX_SIZE; i++)
 			vq->free[i] = (uint16_t)(VQ_MAX_SIZE - 1 - i);
-		}
 		vq->nfree = VQ_MAX_SIZE;
 	}
 	int ret = vmmio_init(&vs->mmio, vm_fd, base, nqueues, irq_fd, &vscsi_ops, vs, 0, loop, gm,

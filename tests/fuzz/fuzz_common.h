@@ -1,0 +1,71 @@
+/*
+ * Shared fakes for the fuzz targets (no Criterion: a failed check aborts,
+ * which libFuzzer reports as a crash with the input that caused it):
+ *
+ *  - guarded guest RAM: inaccessible pages on both sides, so a device that
+ *    strays outside guest memory faults at once;
+ *  - a block engine that checks every host I/O the backend asks for
+ *    (buffers inside guest RAM or one aligned bounce chunk, lengths adding
+ *    up, inside the disk, O_DIRECT alignment) and completes them in any
+ *    order with any result (full, short, EAGAIN, EINTR, EIO, ENOSPC);
+ *  - an input reader that turns the fuzzer's bytes into choices.
+ *
+ * One thread: the fuzz target plays both the guest and the loop.
+ */
+#ifndef KESTREL_FUZZ_COMMON_H
+#define KESTREL_FUZZ_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/blk.h"
+#include "vmm/guest_mem.h"
+#include "vmm/loop.h"
+
+#define FUZZ_CHECK(cond)                                                                   \
+	do {                                                                                \
+		if (!(cond))                                                                \
+			fuzz_fail(__FILE__, __LINE__, #cond);                               \
+	} while (0)
+__attribute__((noreturn)) void fuzz_fail(const char *file, int line, const char *what);
+
+/* The fuzzer's bytes, consumed front to back; past the end every read is 0. */
+struct fuzz_input {
+	const uint8_t *p;
+	size_t left;
+};
+uint8_t fuzz_u8(struct fuzz_input *in);
+uint16_t fuzz_u16(struct fuzz_input *in);
+uint32_t fuzz_u32(struct fuzz_input *in);
+uint64_t fuzz_u64(struct fuzz_input *in);
+bool fuzz_done(const struct fuzz_input *in);
+
+/* Guest RAM of `size` bytes at guest physical 0 between guard regions. */
+uint8_t *fuzz_guest_map(struct guest_mem *gm, size_t size);
+void fuzz_guest_unmap(uint8_t *ram, size_t size);
+
+#define FUZZ_MAX_PENDING 1024
+
+struct fuzz_engine {
+	struct blk_engine e;
+	const struct guest_mem *gm;
+	const struct blk *blk; /* for the disk size and the O_DIRECT alignment */
+	struct blk_io pending[FUZZ_MAX_PENDING];
+	unsigned npending;
+	uint64_t ios;
+};
+
+void fuzz_engine_init(struct fuzz_engine *f, const struct guest_mem *gm, const struct blk *b);
+/* Completes pending operation (choice % npending) with a result picked by `how`. */
+void fuzz_engine_complete_one(struct fuzz_engine *f, unsigned choice, uint8_t how);
+/* Completes everything, successfully, until nothing is pending (bounded). */
+void fuzz_engine_drain(struct fuzz_engine *f);
+
+/* Runs what was handed to the loop (loop_call) and deferred; aborts on a livelock. */
+void fuzz_loop_run(struct loop *l);
+
+/* The backend after an input: nothing in flight, no bounce memory, the budget kept. */
+void fuzz_check_blk_idle(const struct blk *b);
+
+#endif
