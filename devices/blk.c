@@ -185,8 +185,12 @@ static bool hold_for_space(struct blk *b, struct blk_req *r, int res,
 		return false;
 	r->reissue = reissue;
 	bool first = !b->held;
-	r->next = b->held;
-	b->held = r;
+	/* Oldest first: appended at the tail. */
+	r->next = NULL;
+	struct blk_req **tail = &b->held;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = r;
 	b->stats.held++;
 	if (first) {
 		log_err("disk %s: the host file system is full (%s); the guest is paused: free space "
@@ -206,18 +210,11 @@ void blk_retry_held(struct blk *b)
 	log_info("disk %s: trying the held requests again", b->name);
 	b->ctl->pause(b->ctl, false);
 	/* Oldest first; one that fails again holds (and pauses) again. */
-	struct blk_req *rev = NULL;
 	while (list) {
 		struct blk_req *next = list->next;
-		list->next = rev;
-		rev = list;
+		list->next = NULL;
+		list->reissue(list);
 		list = next;
-	}
-	while (rev) {
-		struct blk_req *next = rev->next;
-		rev->next = NULL;
-		rev->reissue(rev);
-		rev = next;
 	}
 }
 

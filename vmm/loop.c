@@ -255,6 +255,20 @@ void loop_destroy(struct loop *l)
 	pthread_mutex_destroy(&l->lock);
 }
 
+bool loop_run_pending(struct loop *l, unsigned int max_rounds)
+{
+	for (unsigned i = 0; i < max_rounds; i++) {
+		pthread_mutex_lock(&l->lock);
+		bool queued = l->tasks != NULL;
+		pthread_mutex_unlock(&l->lock);
+		if (!queued && !l->deferred)
+			return true;
+		run_tasks(l);
+		run_deferred(l);
+	}
+	return false;
+}
+
 bool loop_on_thread(const struct loop *l)
 {
 	return l->started && pthread_equal(pthread_self(), l->thread);

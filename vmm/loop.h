@@ -96,6 +96,14 @@ void loop_defer(struct loop *l, struct loop_task *task);
 /* Loop thread only: an SQE whose completion goes to op->cb. Never NULL. */
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
 
+/*
+ * Unit tests and fuzz targets, on a loop that was never started: runs the
+ * tasks handed to it and the deferred ones, as the loop thread would, until
+ * none are left or `max_rounds` passes have run. Returns false if work was
+ * still queued then (a task that keeps queueing itself: a livelock).
+ */
+bool loop_run_pending(struct loop *l, unsigned int max_rounds);
+
 /* True on the loop thread; for assertions. */
 bool loop_on_thread(const struct loop *l);
 

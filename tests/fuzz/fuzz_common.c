@@ -171,35 +171,8 @@ void fuzz_engine_drain(struct fuzz_engine *f)
 
 void fuzz_loop_run(struct loop *l)
 {
-	for (unsigned rounds = 0;; rounds++) {
-		FUZZ_CHECK(rounds < 100000); /* a task that keeps queueing itself: a livelock */
-		pthread_mutex_lock(&l->lock);
-		struct loop_task *t = l->tasks;
-		l->tasks = NULL;
-		pthread_mutex_unlock(&l->lock);
-		if (!t && !l->deferred)
-			return;
-		/* Oldest first, as the loop runs them. */
-		struct loop_task *rev = NULL;
-		while (t) {
-			struct loop_task *next = t->next;
-			t->next = rev;
-			rev = t;
-			t = next;
-		}
-		while (rev) {
-			struct loop_task *next = rev->next;
-			rev->next = NULL;
-			rev->fn(rev);
-			rev = next;
-		}
-		while (l->deferred) {
-			struct loop_task *d = l->deferred;
-			l->deferred = d->next;
-			d->next = NULL;
-			d->fn(d);
-		}
-	}
+	/* Work that never runs out is a task that keeps queueing itself: a livelock. */
+	FUZZ_CHECK(loop_run_pending(l, 100000));
 }
 
 void fuzz_check_blk_idle(const struct blk *b)
