@@ -164,15 +164,9 @@ static int load_bzimage(const struct guest_mem *gm, const struct linux_image *im
 	if (bzimage_parse(img->kernel, img->kernel_len, &bz, &why))
 		return fail(err, errlen, "kernel: %s", why);
 
-	/* The decompressor runs in [pref_address, pref_address + init_size). */
+	/* The decompressor runs in [pref_address, pref_address + init_size); linux_check saw it fits. */
 	uint64_t load = bz.pref_address;
 	uint64_t need = load + bz.init_size;
-	if (need > gm_low_end(gm))
-		return fail(err, errlen,
-			    "--mem is too small for this kernel: it needs %llu MiB to unpack itself "
-			    "(load address %llu MiB + init_size %u MiB)",
-			    (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(load / MiB),
-			    bz.init_size / MiB);
 	int ret = copy_in(gm, load, img->kernel, img->kernel_fd, bz.kernel_offset, bz.kernel_size);
 	if (ret)
 		return fail(err, errlen, "kernel: reading it failed: %s", strerror(-ret));
@@ -279,24 +273,48 @@ static int load_elf64(const struct guest_mem *gm, const struct linux_image *img,
 	return 0;
 }
 
-int linux_load(const struct guest_mem *gm, const struct linux_image *img, uint64_t rsdp,
-	       struct linux_entry *out, char *err, size_t errlen)
+int linux_check(const struct linux_image *img, uint64_t ram_size, char *err, size_t errlen)
 {
+	uint64_t low_end = ram_size < GM_LOW_RAM_END ? ram_size : GM_LOW_RAM_END;
+	const char *why;
 	if (bzimage_probe(img->kernel, img->kernel_len)) {
 		if (img->entry != BOOT_ENTRY_AUTO)
 			return fail(err, errlen, "--boot-entry applies to an ELF vmlinux, not a bzImage");
-		return load_bzimage(gm, img, rsdp, out, err, errlen);
+		struct bzimage bz;
+		if (bzimage_parse(img->kernel, img->kernel_len, &bz, &why))
+			return fail(err, errlen, "kernel: %s", why);
+		uint64_t need = bz.pref_address + bz.init_size;
+		if (need > low_end)
+			return fail(err, errlen,
+				    "--mem is too small for this kernel: it needs %llu MiB to unpack itself "
+				    "(load address %llu MiB + init_size %u MiB)",
+				    (unsigned long long)((need + MiB - 1) / MiB),
+				    (unsigned long long)(bz.pref_address / MiB), bz.init_size / MiB);
+		return 0;
 	}
 	if (!elf_probe(img->kernel, img->kernel_len))
 		return fail(err, errlen, "kernel: neither a bzImage nor an ELF vmlinux");
-
 	struct elf_kernel k;
-	const char *why;
 	if (elf_parse(img->kernel, img->kernel_len, &k, &why))
 		return fail(err, errlen, "kernel: %s", why);
 	if (img->entry == BOOT_ENTRY_PVH && !k.has_pvh)
 		return fail(err, errlen, "kernel: --boot-entry pvh, but the ELF has no PVH entry note");
-	int ret = load_elf_segments(gm, img, &k, err, errlen);
+	return 0;
+}
+
+int linux_load(const struct guest_mem *gm, const struct linux_image *img, uint64_t rsdp,
+	       struct linux_entry *out, char *err, size_t errlen)
+{
+	int ret = linux_check(img, gm->ram_size, err, errlen);
+	if (ret)
+		return ret;
+	if (bzimage_probe(img->kernel, img->kernel_len))
+		return load_bzimage(gm, img, rsdp, out, err, errlen);
+	struct elf_kernel k;
+	const char *why;
+	if (elf_parse(img->kernel, img->kernel_len, &k, &why))
+		return fail(err, errlen, "kernel: %s", why);
+	ret = load_elf_segments(gm, img, &k, err, errlen);
 	if (ret)
 		return ret;
 	if (k.has_pvh && img->entry != BOOT_ENTRY_LINUX64)

@@ -56,6 +56,15 @@ struct __attribute__((packed)) e820_entry {
 unsigned int linux_e820(const struct guest_mem *gm, struct e820_entry *e, unsigned int max);
 
 /*
+ * The checks of linux_load that need no guest memory: the format, the
+ * headers, --boot-entry, and whether a bzImage can unpack itself in
+ * ram_size bytes. Main thread, before /dev/kvm is opened (a bad kernel is
+ * the user's error, exit 2, on any host). -errno with a message in err.
+ */
+__attribute__((warn_unused_result)) int linux_check(const struct linux_image *img,
+						    uint64_t ram_size, char *err, size_t errlen);
+
+/*
  * Loads everything. On failure returns -errno with a message naming the
  * problem in err (not a kernel, --mem too small, initrd does not fit, ...).
  */

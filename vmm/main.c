@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "boot/bzimage.h"
+#include "boot/linux.h"
 #include "devices/blk.h"
 #include "vmm/config.h"
 #include "vmm/host.h"
@@ -130,6 +131,14 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		break;
+	}
+
+	/* The whole configuration is checked before /dev/kvm: bad input is exit 2 on any host. */
+	struct linux_image probe = {.kernel = kernel.map, .kernel_len = kernel.len,
+				    .entry = cfg.boot_entry};
+	if (linux_check(&probe, cfg.mem_size, err, sizeof(err))) {
+		log_err("%s", err);
+		return EXIT_USAGE;
 	}
 
 	if (host_check_kvm(err, sizeof(err))) {

@@ -146,6 +146,31 @@ Test(boot_linux, not_a_kernel_is_refused)
 	cr_assert(strstr(err, "neither a bzImage nor an ELF"), "%s", err);
 }
 
+/* What main() checks before it opens /dev/kvm: no guest memory, the same verdicts. */
+Test(boot_linux, the_kernel_is_checked_without_guest_memory)
+{
+	uint8_t junk[4096];
+	memset(junk, 0x42, sizeof(junk));
+	struct linux_image img = {.kernel = junk, .kernel_len = sizeof(junk), .entry = BOOT_ENTRY_AUTO};
+	char err[256] = "";
+	cr_assert_lt(linux_check(&img, 256 * MiB, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "neither a bzImage nor an ELF"), "%s", err);
+	size_t klen;
+	uint8_t *k = fake_bzimage(0x03F98000, 4096, &klen);
+	img = (struct linux_image){.kernel = k, .kernel_len = klen, .entry = BOOT_ENTRY_AUTO};
+	cr_assert_lt(linux_check(&img, 64 * MiB, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "--mem is too small"), "%s", err);
+	cr_assert_eq(linux_check(&img, 128 * MiB, err, sizeof(err)), 0, "%s", err);
+	img.kernel_len = 600; /* truncated inside the setup sectors */
+	cr_assert_lt(linux_check(&img, 128 * MiB, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "kernel: "), "%s", err);
+	img.kernel_len = klen;
+	img.entry = BOOT_ENTRY_PVH;
+	cr_assert_lt(linux_check(&img, 128 * MiB, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "--boot-entry applies to an ELF"), "%s", err);
+	free(k);
+}
+
 Test(boot_linux, pvh_start_info_and_entry)
 {
 	make_ram(256 * MiB);
