@@ -12,7 +12,7 @@
 #include "vmm/container_of.h"
 #include "vmm/log.h"
 
-/* Stages of a write-zeroes request. */
+/* What a discard's or write-zeroes' fallocate does now (write-zeroes falls back to a hole). */
 enum { STAGE_ZERO_RANGE = 1, STAGE_PUNCH_HOLE };
 
 static void uring_submit(struct blk_engine *e, const struct blk_io *io)
@@ -372,12 +372,18 @@ static void rw_issue(struct blk_req *r)
 	}
 }
 
+/* The bounce buffer r needs: one chunk, or less for a smaller request. */
+static uint32_t bounce_want(const struct blk_req *r)
+{
+	return r->len < BLK_BOUNCE_CHUNK ? (uint32_t)r->len : BLK_BOUNCE_CHUNK;
+}
+
 /* Starts requests that waited for bounce memory, oldest first, while the budget allows. */
 static void bounce_start_waiting(struct blk *b)
 {
 	while (b->bounce_wait) {
 		struct blk_req *r = b->bounce_wait;
-		uint32_t want = r->len < BLK_BOUNCE_CHUNK ? (uint32_t)r->len : BLK_BOUNCE_CHUNK;
+		uint32_t want = bounce_want(r);
 		if (b->bounce_bytes + want > BLK_BOUNCE_BUDGET)
 			return;
 		b->bounce_wait = r->next;
@@ -401,8 +407,7 @@ static void bounce_start_waiting(struct blk *b)
 static void bounce_acquire(struct blk *b, struct blk_req *r)
 {
 	b->stats.bounced++;
-	if (b->bounce_wait ||
-	    b->bounce_bytes + (r->len < BLK_BOUNCE_CHUNK ? r->len : BLK_BOUNCE_CHUNK) > BLK_BOUNCE_BUDGET)
+	if (b->bounce_wait || b->bounce_bytes + bounce_want(r) > BLK_BOUNCE_BUDGET)
 		b->stats.bounce_waits++;
 	r->next = NULL;
 	if (b->bounce_wait_tail)

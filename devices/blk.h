@@ -21,7 +21,9 @@
  *  - a failed durable host operation (fdatasync, an RWF_DSYNC write,
  *    fallocate) is sticky for as long as the image is open: the kernel
  *    reports a writeback error once, so the data it stood for may be gone.
- *    From then on every flush, FUA write and write with the cache off fails;
+ *    From then on every flush, FUA write and write with the cache off fails.
+ *    Only ENOSPC/EDQUOT that cannot hide a writeback error (on fallocate; on
+ *    a write with O_DIRECT or with nothing cached awaiting writeback) is not;
  *  - `unsafe` never asks the host for durability, whatever the guest does.
  *
  * Threads: blk_submit() and the completions run on the loop thread;
