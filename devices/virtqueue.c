@@ -30,14 +30,20 @@ int vq_enable(struct vq *q, const struct guest_mem *gm)
 	q->gm = gm;
 	q->last_avail = q->used_idx = q->signalled = 0;
 	q->broken = false;
-	q->enabled = true;
+	/* Publishes everything above to the loop thread, which may be polling already. */
+	__atomic_store_n(&q->enabled, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void vq_disable(struct vq *q)
 {
-	q->enabled = false;
+	__atomic_store_n(&q->enabled, false, __ATOMIC_RELAXED);
 	q->desc = q->avail = q->used = NULL;
+}
+
+bool vq_enabled(const struct vq *q)
+{
+	return __atomic_load_n(&q->enabled, __ATOMIC_ACQUIRE);
 }
 
 static enum vq_pop_result broken(struct vq *q)
@@ -66,7 +72,7 @@ static void read_desc(const uint8_t *table, uint16_t i, struct desc *d)
 
 enum vq_pop_result vq_pop(struct vq *q, struct vq_elem *e)
 {
-	if (!q->enabled || q->broken)
+	if (!vq_enabled(q) || q->broken)
 		return VQ_EMPTY;
 	uint16_t avail_idx = load16(q->avail + 2);
 	if (avail_idx == q->last_avail)
@@ -150,7 +156,7 @@ void vq_push(struct vq *q, uint16_t head, uint32_t written)
 
 bool vq_need_interrupt(struct vq *q)
 {
-	if (!q->enabled)
+	if (!vq_enabled(q))
 		return false;
 	/* used->idx is stored before we read what the driver asked for (FACTS §4.4). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -168,18 +174,18 @@ bool vq_need_interrupt(struct vq *q)
 void vq_suppress_kicks(struct vq *q)
 {
 	/* With EVENT_IDX an avail_event left behind suppresses kicks by itself. */
-	if (q->enabled && !q->event_idx)
+	if (vq_enabled(q) && !q->event_idx)
 		store16(q->used, VRING_USED_F_NO_NOTIFY);
 }
 
 bool vq_has_new(const struct vq *q)
 {
-	return q->enabled && !q->broken && load16(q->avail + 2) != q->last_avail;
+	return vq_enabled(q) && !q->broken && load16(q->avail + 2) != q->last_avail;
 }
 
 bool vq_arm_and_check(struct vq *q)
 {
-	if (!q->enabled || q->broken)
+	if (!vq_enabled(q) || q->broken)
 		return false;
 	if (q->event_idx)
 		store16(q->used + 4 + 8u * q->size, q->last_avail);

@@ -25,7 +25,13 @@ struct vq {
 	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 
-	/* Host views of the rings, valid once vq_enable() succeeded. */
+	/*
+	 * Host views of the rings, valid once vq_enable() succeeded. A driver may
+	 * enable a queue (on its vCPU thread) while the loop already polls the
+	 * device: `enabled` is stored with release after everything else is set,
+	 * and the loop reads it with acquire (vq_enabled) before touching the
+	 * rest. The fields above do not change while it is set.
+	 */
 	bool enabled;
 	const struct guest_mem *gm;
 	uint8_t *desc;
@@ -60,6 +66,8 @@ enum vq_pop_result {
  */
 __attribute__((warn_unused_result)) int vq_enable(struct vq *q, const struct guest_mem *gm);
 void vq_disable(struct vq *q);
+/* Any thread: whether the queue is enabled; if so, its fields may be read. */
+bool vq_enabled(const struct vq *q);
 
 /* Takes the next available chain into *e. */
 __attribute__((warn_unused_result)) enum vq_pop_result vq_pop(struct vq *q, struct vq_elem *e);
