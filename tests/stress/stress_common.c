@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static atomic_int failures_now;
 static unsigned passed, failed;
@@ -33,6 +34,20 @@ void stress_loop_init(struct loop *l)
 		fprintf(stderr, "stress: loop_init failed\n");
 		exit(1);
 	}
+}
+
+int stress_scratch_file(uint64_t size)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/kestrel-stress-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0 || ftruncate(fd, (off_t)size)) {
+		perror("stress: scratch file");
+		exit(1);
+	}
+	unlink(path);
+	return fd;
 }
 
 static bool never_stopping(struct vm_ctl *c)

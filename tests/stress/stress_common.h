@@ -34,6 +34,9 @@ uint8_t *stress_guest_map(struct guest_mem *gm, size_t size);
 void stress_loop_init(struct loop *l);
 extern struct vm_ctl stress_ctl;
 
+/* A scratch file of `size` bytes in $TMPDIR (or /tmp), already unlinked; exits on failure. */
+int stress_scratch_file(uint64_t size);
+
 /* Waits up to `ms` for *p to reach `want` (another thread moves it); false on timeout. */
 bool stress_wait_u16(const uint16_t *p, uint16_t want, unsigned ms);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "devices/ahci.h"
+#include "tests/unit/fake_ahci.h"
 #include "tests/unit/fake_guest.h"
 #include "tests/unit/rec_engine.h"
 
@@ -84,29 +85,8 @@ TestSuite(ahci, .fini = teardown);
 static void command(unsigned slot, uint8_t cmd, uint64_t lba, uint16_t count, uint16_t features,
 		    uint8_t device, const uint64_t *prd_addr, const uint32_t *prd_len, unsigned nprd)
 {
-	uint64_t table = TABLE + 0x1000ull * slot;
-	uint32_t hdr[8] = {5 | (uint32_t)nprd << 16, 0, (uint32_t)table, 0};
-	memcpy(mem + CLB + 32 * slot, hdr, sizeof(hdr));
-	uint8_t *f = mem + table;
-	memset(f, 0, 0x80);
-	f[0] = 0x27;
-	f[1] = 0x80;
-	f[2] = cmd;
-	f[3] = (uint8_t)features;
-	f[4] = (uint8_t)lba;
-	f[5] = (uint8_t)(lba >> 8);
-	f[6] = (uint8_t)(lba >> 16);
-	f[7] = device;
-	f[8] = (uint8_t)(lba >> 24);
-	f[9] = (uint8_t)(lba >> 32);
-	f[10] = (uint8_t)(lba >> 40);
-	f[11] = (uint8_t)(features >> 8);
-	f[12] = (uint8_t)count;
-	f[13] = (uint8_t)(count >> 8);
-	for (unsigned i = 0; i < nprd; i++) {
-		uint32_t e[4] = {(uint32_t)prd_addr[i], (uint32_t)(prd_addr[i] >> 32), 0, prd_len[i] - 1};
-		memcpy(mem + table + 0x80 + 16 * i, e, 16);
-	}
+	struct fake_ata_cmd c = {cmd, lba, count, features, device, prd_addr, prd_len, nprd};
+	fake_ahci_command(mem, CLB, TABLE + 0x1000ull * slot, slot, &c);
 }
 
 static void issue(unsigned slot)
