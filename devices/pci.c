@@ -193,6 +193,11 @@ static void conf1_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 {
 	struct pci_bus *b = dev;
 	uint32_t v = 0xFFFFFFFF;
+	if (len > 4) {
+		/* No such access on conf1 (port I/O is at most 4 bytes): all ones. */
+		memset(data, 0xFF, len);
+		return;
+	}
 	if (off == 0 && len == 4) {
 		pthread_mutex_lock(&b->lock);
 		v = b->address;
@@ -209,6 +214,8 @@ static void conf1_write(void *dev, uint64_t off, const uint8_t *data, uint32_t l
 {
 	struct pci_bus *b = dev;
 	uint32_t v = 0;
+	if (len > 4)
+		return; /* no such access on conf1: dropped */
 	memcpy(&v, data, len);
 	if (off == 0 && len == 4) {
 		pthread_mutex_lock(&b->lock);

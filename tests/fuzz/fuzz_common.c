@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include "vmm/container_of.h"
@@ -58,6 +59,23 @@ uint8_t *fuzz_guest_map(struct guest_mem *gm, size_t size)
 void fuzz_guest_unmap(uint8_t *ram, size_t size)
 {
 	munmap(ram - GUARD, size + 2 * GUARD);
+}
+
+struct fuzz_env *fuzz_env(void)
+{
+	static struct fuzz_env env;
+	static bool ready;
+	if (!ready) {
+		FUZZ_CHECK(loop_init(&env.loop, 8) == 0);
+		env.loop.poll_ns = 0;
+		env.irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		FUZZ_CHECK(env.irq_fd >= 0);
+		/* Mapped once and cleared for every input: mapping is slow. */
+		env.mem = fuzz_guest_map(&env.gm, FUZZ_RAM);
+		ready = true;
+	}
+	memset(env.mem, 0, FUZZ_RAM);
+	return &env;
 }
 
 /* Whether [p, p+len) lies inside one region of guest RAM. */

@@ -41,6 +41,20 @@ uint32_t fuzz_u32(struct fuzz_input *in);
 uint64_t fuzz_u64(struct fuzz_input *in);
 bool fuzz_done(const struct fuzz_input *in);
 
+/*
+ * What every device target shares across inputs, made once: a loop that is
+ * never started (fuzz_loop_run plays it), an interrupt eventfd, and guest
+ * RAM of FUZZ_RAM bytes between guard regions, cleared for every input.
+ */
+#define FUZZ_RAM (128u << 10)
+struct fuzz_env {
+	struct loop loop;
+	int irq_fd;
+	struct guest_mem gm;
+	uint8_t *mem;
+};
+struct fuzz_env *fuzz_env(void);
+
 /* Guest RAM of `size` bytes at guest physical 0 between guard regions. */
 uint8_t *fuzz_guest_map(struct guest_mem *gm, size_t size);
 void fuzz_guest_unmap(uint8_t *ram, size_t size);

@@ -100,3 +100,19 @@ Test(pci, msi_capability)
 	cr_assert_eq(addr, 0xFEE01000);
 	cr_assert_eq(data, 0x4041);
 }
+
+/* Found by fuzz-bus: an 8-byte access copied 8 bytes to or from a 4-byte value. */
+Test(pci, an_eight_byte_access_reads_all_ones_and_writes_nothing)
+{
+	outl(0xCF8, 0x80000000u | 3 << 11 | 0x04);
+	uint8_t buf[8];
+	memset(buf, 0x00, sizeof(buf));
+	pci_conf1_bus_ops.read(&bus, 0, buf, 8);
+	for (unsigned i = 0; i < 8; i++)
+		cr_assert_eq(buf[i], 0xFF, "byte %u", i);
+	memset(buf, 0xAB, sizeof(buf));
+	pci_conf1_bus_ops.write(&bus, 4, buf, 8);
+	pci_conf1_bus_ops.write(&bus, 0, buf, 8);
+	cr_assert_eq(inl(0xCF8), 0x80000000u | 3 << 11 | 0x04, "the address latch kept");
+	cr_assert_eq(cfg_read(3, 0x04) & 0xFFFF, 0, "the command register untouched");
+}
