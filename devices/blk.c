@@ -456,6 +456,19 @@ static void rw_done(struct loop_op *op, int res)
 	if (r->bounce && r->op == BLK_OP_READ)
 		vq_buf_to_iov(r->iov, r->niov, r->len - r->remaining, r->bounce, (uint64_t)res);
 	if ((uint64_t)res < r->remaining) {
+		/*
+		 * O_DIRECT can only go on from a block boundary: the kernel stops
+		 * a transfer short only there, but a host that stopped elsewhere
+		 * must not make us issue I/O at an offset it would refuse (or
+		 * from a guest buffer O_DIRECT cannot take). Found by fuzz-virtio-blk.
+		 */
+		if (b->mem_align > 1 && ((uint64_t)res & (b->block_size - 1))) {
+			log_debug("disk %s: O_DIRECT %s at %llu stopped off a block boundary (%d bytes)",
+				  b->name, r->op == BLK_OP_READ ? "read" : "write",
+				  (unsigned long long)r->offset, res);
+			finish(r, -EIO);
+			return;
+		}
 		/* A short transfer, or the next chunk of a bounced one. */
 		r->remaining -= (uint64_t)res;
 		if (!r->bounce)

@@ -356,3 +356,27 @@ Test(blk, open_applies_the_policy_and_refuses_bad_images)
 	cr_assert_neq(blk_open(&x, &d, err, sizeof(err)), 0);
 	rmdir(dir);
 }
+
+/* Found by fuzz-virtio-blk: a short O_DIRECT transfer off a block boundary went on unaligned. */
+Test(blk, a_short_direct_transfer_off_a_block_boundary_fails_without_more_io)
+{
+	setup_mode(BLK_CACHE_NONE, false);
+	b.mem_align = b.block_size = 4096;
+	static char aligned[3][4096] __attribute__((aligned(4096)));
+	struct blk_req *r = req(0, BLK_OP_WRITE, 0, 0);
+	iov[0][0] = (struct iovec){aligned, sizeof(aligned)};
+	blk_submit(&b, r);
+	cr_assert_eq(rec.n, 1);
+	complete(0, 6144);
+	cr_assert_eq(rec.n, 1, "no I/O from an unaligned buffer at an unaligned offset");
+	cr_assert_eq(dones[0].res, -EIO);
+	/* On a boundary it goes on as before. */
+	r = req(1, BLK_OP_READ, 0, 0);
+	iov[1][0] = (struct iovec){aligned, sizeof(aligned)};
+	blk_submit(&b, r);
+	complete(1, 8192);
+	cr_assert_eq(rec.n, 3);
+	cr_assert_eq(rec.io[2].offset, 8192);
+	complete(2, 4096);
+	cr_assert_eq(dones[1].res, 0);
+}
