@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/blk_log.h"
 #include "devices/virtqueue.h" /* the iovec copy helpers */
 #include "vmm/container_of.h"
 #include "vmm/log.h"
@@ -74,18 +75,18 @@ void blk_attach(struct blk *b, struct loop *loop, struct blk_engine *engine)
 
 bool blk_has_volatile_cache(const struct blk *b)
 {
-	return b->policy->volatile_cache;
+	return b->policy->volatile_cache && b->lie != BLK_LIE_HIDE_CACHE;
 }
 
 bool blk_write_cache_enabled(const struct blk *b)
 {
-	return b->policy->volatile_cache && __atomic_load_n(&b->guest_wce, __ATOMIC_ACQUIRE);
+	return blk_has_volatile_cache(b) && __atomic_load_n(&b->guest_wce, __ATOMIC_ACQUIRE);
 }
 
 /* Whether a change completing now must be on stable storage before it completes. */
 static bool durable_at_completion(const struct blk *b)
 {
-	return !b->policy->no_flush && !blk_write_cache_enabled(b);
+	return !b->policy->no_flush && !blk_write_cache_enabled(b) && b->lie != BLK_LIE_HIDE_CACHE;
 }
 
 void blk_set_write_cache(struct blk *b, bool enabled)
@@ -121,7 +122,7 @@ void blk_reset(struct blk *b)
 
 static void bounce_release(struct blk_req *r);
 
-static void finish(struct blk_req *r, int res)
+static void finish_now(struct blk_req *r, int res)
 {
 	struct blk *b = r->blk;
 	bounce_release(r);
@@ -129,6 +130,80 @@ static void finish(struct blk_req *r, int res)
 		b->stats.errors++;
 	b->inflight--;
 	r->done(r, res);
+}
+
+/* ---- the write log (log=FILE) ---- */
+
+/*
+ * Whether r must wait for room in the log before fn(r, res) records its
+ * event: the log's backlog is full, or others wait already (order is kept).
+ */
+static bool log_wait(struct blk *b, struct blk_req *r, void (*fn)(struct blk_req *, int), int res)
+{
+	if (!b->log || (!b->log_wait && !blk_log_full(b->log)))
+		return false;
+	r->log_resume = fn;
+	r->log_res = res;
+	r->next = NULL;
+	if (b->log_wait_tail)
+		b->log_wait_tail->next = r;
+	else
+		b->log_wait = r;
+	b->log_wait_tail = r;
+	return true;
+}
+
+/* The log has room again: the waiting requests go on, oldest first. */
+static void log_room(void *ctx)
+{
+	struct blk *b = ctx;
+	while (b->log_wait && !blk_log_full(b->log)) {
+		struct blk_req *r = b->log_wait;
+		b->log_wait = r->next;
+		if (!b->log_wait)
+			b->log_wait_tail = NULL;
+		r->next = NULL;
+		r->log_resume(r, r->log_res);
+	}
+}
+
+void blk_attach_log(struct blk *b, struct blk_engine *log_engine, struct vm_ctl *ctl)
+{
+	blk_log_attach(b->log, b->loop, log_engine ? log_engine : &b->uring, ctl, log_room, b);
+}
+
+/* What completing r tells the guest is durable, if anything. */
+static uint32_t promise_reason(const struct blk_req *r)
+{
+	if (r->op == BLK_OP_FLUSH)
+		return (r->flags & BLK_REQ_INTERNAL) ? BLKLOG_WHY_CACHE_OFF : BLKLOG_WHY_FLUSH;
+	if (r->op == BLK_OP_READ)
+		return 0;
+	if (r->promise_all)
+		return BLKLOG_WHY_CACHE_OFF;
+	if (r->op == BLK_OP_WRITE && (r->flags & BLK_REQ_FUA))
+		return BLKLOG_WHY_FUA;
+	return 0;
+}
+
+static void finish_logged(struct blk_req *r, int res)
+{
+	uint32_t why = promise_reason(r);
+	bool all = r->op == BLK_OP_FLUSH || r->promise_all;
+	blk_log_promise(r->blk->log, why, all, r->log_mark, r->req_no);
+	finish_now(r, res);
+}
+
+/* The guest is told r is done; a promise it makes is recorded first. */
+static void finish(struct blk_req *r, int res)
+{
+	struct blk *b = r->blk;
+	if (!b->log || res || !promise_reason(r)) {
+		finish_now(r, res);
+		return;
+	}
+	if (!log_wait(b, r, finish_logged, res))
+		finish_logged(r, res);
 }
 
 static void submit_io(struct blk_req *r, enum blk_io_kind kind, const struct iovec *iov,
@@ -257,6 +332,8 @@ static void flush_done(struct loop_op *op, int res)
 	}
 	if (b->flight_gen > b->flushed_gen)
 		b->flushed_gen = b->flight_gen;
+	if (b->log)
+		blk_log_sync(b->log, b->log_flight_mark);
 	complete_list(waiting, 0);
 	if (b->flush_next || (b->want_gen > b->flushed_gen && !b->flush_error))
 		flush_start(b);
@@ -266,6 +343,8 @@ static void flush_start(struct blk *b)
 {
 	b->flush_in_flight = true;
 	b->flight_gen = b->dirty_gen;
+	if (b->log)
+		b->log_flight_mark = blk_log_next_seq(b->log);
 	b->flush_waiting = b->flush_next;
 	b->flush_next = NULL;
 	b->stats.host_flushes++;
@@ -312,7 +391,9 @@ static int flush_submit(struct blk *b, struct blk_req *r)
 {
 	if (!(r->flags & BLK_REQ_INTERNAL))
 		b->stats.flushes++;
-	if (b->policy->no_flush)
+	if (b->log)
+		r->log_mark = blk_log_next_seq(b->log); /* it covers every change logged before */
+	if (b->policy->no_flush || b->lie == BLK_LIE_NO_FLUSH)
 		return 1; /* unsafe: acknowledged, never reaches the disk */
 	return flush_wait(b, r);
 }
@@ -326,6 +407,10 @@ static void change_done(struct blk *b, struct blk_req *r, bool cached)
 {
 	if (cached)
 		b->dirty_gen++;
+	/* The guest's view: with its cache off, completing this promises everything before it. */
+	r->promise_all = !blk_write_cache_enabled(b);
+	if (b->log)
+		r->log_mark = blk_log_next_seq(b->log);
 	int ret = durable_at_completion(b) ? flush_wait(b, r) : 1;
 	if (ret)
 		finish(r, ret > 0 ? 0 : ret);
@@ -430,6 +515,21 @@ static void bounce_release(struct blk_req *r)
 	bounce_start_waiting(b);
 }
 
+static void rw_advance(struct blk_req *r, int res);
+
+/* A host write finished: its data goes in the log, then the request goes on. */
+static void rw_logged(struct blk_req *r, int res)
+{
+	struct blk *b = r->blk;
+	uint64_t done = r->len - r->remaining;
+	/* The data just written: the bounce chunk, or the front of the guest's buffers. */
+	const struct iovec *iov = r->bounce ? &r->bounce_iov : r->iov;
+	unsigned niov = r->bounce ? 1 : r->niov;
+	blk_log_change(b->log, BLKLOG_WRITE, r->rw_flags & RWF_DSYNC, r->req_no, r->offset + done,
+		       (uint64_t)res, iov, niov, 0);
+	rw_advance(r, res);
+}
+
 static void rw_done(struct loop_op *op, int res)
 {
 	struct blk_req *r = container_of(op, struct blk_req, io_op);
@@ -453,6 +553,18 @@ static void rw_done(struct loop_op *op, int res)
 		finish(r, -EIO);
 		return;
 	}
+	if (r->op == BLK_OP_WRITE && b->log) {
+		if (!log_wait(b, r, rw_logged, res))
+			rw_logged(r, res);
+		return;
+	}
+	rw_advance(r, res);
+}
+
+/* res bytes of r moved on the host. */
+static void rw_advance(struct blk_req *r, int res)
+{
+	struct blk *b = r->blk;
 	if (r->bounce && r->op == BLK_OP_READ)
 		vq_buf_to_iov(r->iov, r->niov, r->len - r->remaining, r->bounce, (uint64_t)res);
 	if ((uint64_t)res < r->remaining) {
@@ -506,8 +618,9 @@ static int rw_start(struct blk *b, struct blk_req *r)
 		if (r->flags & BLK_REQ_FUA)
 			b->stats.fua_writes++;
 		/* unsafe promises nothing, not even for FUA or with the cache off (cache.no-flush). */
-		bool durable = !b->policy->no_flush &&
-			       (!blk_write_cache_enabled(b) || (r->flags & BLK_REQ_FUA));
+		bool fua = (r->flags & BLK_REQ_FUA) && b->lie != BLK_LIE_NO_FUA;
+		bool cache_off = !blk_write_cache_enabled(b) && b->lie != BLK_LIE_HIDE_CACHE;
+		bool durable = !b->policy->no_flush && (cache_off || fua);
 		if (durable) {
 			/* After a lost writeback nothing is promised durable again. */
 			if (b->flush_error)
@@ -534,6 +647,14 @@ static void range_issue(struct blk_req *r)
 	submit_io(r, BLK_IO_FALLOCATE, NULL, 0, r->offset, r->len, mode);
 }
 
+static void range_logged(struct blk_req *r, int res)
+{
+	struct blk *b = r->blk;
+	blk_log_change(b->log, r->op == BLK_OP_DISCARD ? BLKLOG_DISCARD : BLKLOG_ZERO, false,
+		       r->req_no, r->offset, r->len, NULL, 0, 0);
+	change_done(b, r, true);
+}
+
 static void range_done(struct loop_op *op, int res)
 {
 	struct blk_req *r = container_of(op, struct blk_req, io_op);
@@ -557,6 +678,11 @@ static void range_done(struct loop_op *op, int res)
 		if (hold_for_space(b, r, res, range_issue))
 			return;
 		finish(r, -EIO);
+		return;
+	}
+	if (b->log) {
+		if (!log_wait(b, r, range_logged, res))
+			range_logged(r, res);
 		return;
 	}
 	change_done(b, r, true);
@@ -590,6 +716,8 @@ void blk_submit(struct blk *b, struct blk_req *r)
 	r->bounce = NULL;
 	r->bounce_len = 0;
 	r->stage = 0;
+	r->promise_all = false;
+	r->req_no = b->next_req++;
 	b->inflight++;
 	int ret;
 	switch (r->op) {
@@ -633,6 +761,8 @@ int blk_final_flush(struct blk *b)
 		return ret;
 	}
 	b->flushed_gen = b->dirty_gen;
+	if (b->log)
+		blk_log_sync(b->log, blk_log_next_seq(b->log));
 	return 0;
 }
 

@@ -87,6 +87,12 @@ struct blk_req {
 	uint32_t bounce_len;      /* its size */
 	struct iovec bounce_iov;
 	void (*reissue)(struct blk_req *req); /* held for werror=stop: how to try again */
+	/* The write log (blklog/format.h). */
+	uint64_t req_no;     /* this disk's request number */
+	uint64_t log_mark;   /* the log's next seq when a flush arrived or a change finished */
+	bool promise_all;    /* completing it tells the guest everything before it is durable */
+	void (*log_resume)(struct blk_req *req, int res); /* waiting for room in the log */
+	int log_res;
 };
 
 /* One host operation the backend asks for: what io_uring runs. */
@@ -122,6 +128,19 @@ struct blk_stats {
 	uint64_t bounce_waits; /* of those, waited for the disk's bounce budget */
 	uint64_t bounce_peak;  /* most bounce bytes held at once */
 };
+
+/*
+ * Test-only ways to make a disk lie, to prove the write log's promise check
+ * catches broken devices (`x-lie=` in --disk; never in --help).
+ */
+enum blk_lie {
+	BLK_LIE_NONE,
+	BLK_LIE_HIDE_CACHE, /* says it has no write cache, but caches (2009's IDE) */
+	BLK_LIE_NO_FLUSH,   /* acknowledges flushes without a host flush */
+	BLK_LIE_NO_FUA,     /* treats FUA writes as ordinary cached ones */
+};
+
+struct blk_log;
 
 struct blk {
 	int fd;
@@ -160,6 +179,13 @@ struct blk {
 	struct blk_req *bounce_wait, *bounce_wait_tail; /* waiting for bounce memory, oldest first */
 	unsigned int inflight;         /* requests submitted and not yet done */
 	struct blk_stats stats;
+
+	enum blk_lie lie;
+	/* The write log, or NULL (log=FILE). Loop thread. */
+	struct blk_log *log;
+	uint64_t next_req;
+	uint64_t log_flight_mark;      /* the log's next seq when the in-flight host flush started */
+	struct blk_req *log_wait, *log_wait_tail; /* waiting for room in the log, oldest first */
 };
 
 /*
@@ -174,6 +200,13 @@ void blk_close(struct blk *b);
 
 /* Binds the backend to the loop (engine NULL: io_uring on that loop). Main thread. */
 void blk_attach(struct blk *b, struct loop *loop, struct blk_engine *engine);
+/*
+ * Records this disk's events in b->log (opened by blk_open for log=, or by a
+ * test with blk_log_open), written with
+ * log_engine (NULL: the disk's io_uring engine); ctl stops the VM if the
+ * log cannot be written. Main thread, after blk_attach.
+ */
+void blk_attach_log(struct blk *b, struct blk_engine *log_engine, struct vm_ctl *ctl);
 
 /* For unit tests: a backend on fd with the given policy and no file checks. */
 void blk_init_fake(struct blk *b, int fd, uint64_t size, enum blk_cache mode, bool readonly);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "devices/blk.h"
+#include "devices/blk_log.h"
 #include "vmm/errmsg.h"
 
 /*
@@ -154,11 +155,31 @@ int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errle
 				    "O_DIRECT needs here", d->path, b->block_size);
 	}
 	b->guest_wce = true;
+	b->lie = (enum blk_lie)d->lie;
+	if (d->log[0]) {
+		if (d->readonly)
+			return fail(err, errlen, -EINVAL, "disk '%s': log= on a read-only disk has "
+				    "nothing to record", d->path);
+		b->log = malloc(sizeof(*b->log));
+		if (!b->log)
+			return fail(err, errlen, -ENOMEM, "disk '%s': no memory for its log", d->path);
+		ret = blk_log_open(b->log, d->log, b->size, b->block_size, b->mode, err, errlen);
+		if (ret) {
+			free(b->log);
+			b->log = NULL;
+			return ret;
+		}
+	}
 	return 0;
 }
 
 void blk_close(struct blk *b)
 {
+	if (b->log) {
+		blk_log_close(b->log); /* vm_run closed it already, unless the VM never ran */
+		free(b->log);
+		b->log = NULL;
+	}
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;

@@ -89,6 +89,20 @@ static int set_key(struct disk_config *d, const char *key, const char *v, bool *
 			return fail(err, errlen, "--disk: queues='%s' is not a number in 1..%d", v,
 				    DISK_MAX_QUEUES);
 		d->queues = (unsigned)n;
+	} else if (!strcmp(key, "log")) {
+		if (!*v)
+			return fail(err, errlen, "--disk: log= needs a file name");
+		snprintf(d->log, sizeof(d->log), "%s", v);
+	} else if (!strcmp(key, "x-lie")) {
+		/* Test-only, so not in the list of keys below nor in --help. */
+		static const char *const lies[] = {"none", "hide-cache", "no-flush", "no-fua"};
+		unsigned i = 0;
+		while (i < 4 && strcmp(v, lies[i]))
+			i++;
+		if (i == 4)
+			return fail(err, errlen,
+				    "--disk: x-lie='%s' is not none, hide-cache, no-flush or no-fua", v);
+		d->lie = i;
 	} else if (!strcmp(key, "werror")) {
 		if (!strcmp(v, "report"))
 			d->werror = DISK_WERROR_REPORT;
@@ -98,7 +112,7 @@ static int set_key(struct disk_config *d, const char *key, const char *v, bool *
 			return fail(err, errlen, "--disk: werror='%s' is not report or stop", v);
 	} else {
 		return fail(err, errlen,
-			    "--disk: unknown key '%s' (path, if, cache, readonly, serial, queues, werror)",
+			    "--disk: unknown key '%s' (path, if, cache, readonly, serial, queues, werror, log)",
 			    key);
 	}
 	return 0;

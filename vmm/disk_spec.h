@@ -35,6 +35,12 @@ struct disk_config {
 	char serial[DISK_SERIAL_MAX + 1];
 	unsigned int queues; /* 0: one per vCPU, filled in by config_parse */
 	enum disk_werror werror;
+	char log[PATH_MAX];  /* log=FILE: the write log (blklog/format.h), or "" */
+	/*
+	 * x-lie=: a test-only broken disk (enum blk_lie: 0 none, hide-cache,
+	 * no-flush, no-fua), to prove the write log's checker catches it.
+	 */
+	unsigned int lie;
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "boot/layout.h"
 #include "boot/linux.h"
 #include "boot/x86.h"
+#include "devices/blk_log.h"
 #include "vmm/container_of.h"
 #include "vmm/kvm_eventfd.h"
 #include "vmm/log.h"
@@ -315,6 +316,8 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 		vm->virtio_slot[i] = -1;
 		blk_attach(b, &vm->loop, NULL);
 		b->ctl = &vm->ctl;
+		if (b->log)
+			blk_attach_log(b, NULL, &vm->ctl);
 		if (d->iface != DISK_IF_VIRTIO_BLK)
 			continue;
 		/* virtio devices get windows and interrupts in their own order. */
@@ -558,9 +561,13 @@ enum vm_stop vm_run(struct vm *vm)
 	drain_disks(vm);
 	loop_stop(&vm->loop);
 	/* The loop has stopped: a blocking fdatasync on this thread holds up nothing. */
-	for (unsigned i = 0; i < vm->ndisks; i++)
+	for (unsigned i = 0; i < vm->ndisks; i++) {
 		if (blk_final_flush(vm->disks[i]))
 			vm->final_flush_failed = true;
+		/* The last of the write log, after the final flush it records. */
+		if (vm->disks[i]->log && blk_log_close(vm->disks[i]->log))
+			vm->final_flush_failed = true;
+	}
 	uart_flush(&vm->uart);
 	return vm->stop;
 }

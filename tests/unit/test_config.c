@@ -182,6 +182,23 @@ Test(config, werror_is_report_by_default_or_stop)
 	}
 }
 
+Test(config, a_write_log_and_the_test_only_lies)
+{
+	{
+		const char *const args[] = {"--kernel", "k", "--disk",
+					    "path=x,if=ahci,log=/tmp/x.log,x-lie=no-fua", NULL};
+		struct vm_config c;
+		char e[256];
+		cr_assert_eq(parse(&c, e, args), CONFIG_OK, "%s", e);
+		cr_assert_str_eq(c.disks[0].log, "/tmp/x.log");
+		cr_assert_eq(c.disks[0].lie, 3);
+	}
+	EXPECT_ERROR("--disk: log= needs a file name", "--kernel", "k", "--disk",
+		     "path=x,if=ahci,log=");
+	EXPECT_ERROR("x-lie='sometimes' is not none, hide-cache, no-flush or no-fua", "--kernel",
+		     "k", "--disk", "path=x,if=ahci,x-lie=sometimes");
+}
+
 Test(config, bad_disk_specs_are_refused_by_name)
 {
 	EXPECT_ERROR("--disk: werror='enospc' is not report or stop", "--kernel", "k", "--disk",
