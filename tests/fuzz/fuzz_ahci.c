@@ -46,19 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t setup = fuzz_u8(&in);
 	unsigned nports = 1 + (setup >> 6) % DISKS;
 	static struct blk blk[DISKS];
-	struct blk *disks[DISKS];
-	for (unsigned i = 0; i < DISKS; i++) {
-		/* Alike, so one checking engine knows both disks' limits. */
-		blk_init_fake(&blk[i], -1, 8ull << 20, (enum blk_cache)(setup % BLK_CACHE_COUNT),
-			      setup & 0x08);
-		if (setup & 0x10)
-			blk[i].mem_align = blk[i].block_size = (setup & 0x20) ? 4096 : 512;
-		disks[i] = &blk[i];
-	}
 	static struct fuzz_engine eng;
-	fuzz_engine_init(&eng, &env->gm, &blk[0]);
-	for (unsigned i = 0; i < DISKS; i++)
-		blk_attach(&blk[i], &env->loop, &eng.e);
+	fuzz_disks_init(env, blk, DISKS, setup, &eng);
+	struct blk *disks[DISKS] = {&blk[0], &blk[1]};
 	static struct pci_bus pci;
 	static struct ahci h;
 	pci_bus_init(&pci);

@@ -78,6 +78,27 @@ struct fuzz_env *fuzz_env(void)
 	return &env;
 }
 
+static bool always_stopping(struct vm_ctl *c)
+{
+	(void)c;
+	return true;
+}
+struct vm_ctl fuzz_ctl = {.stopping = always_stopping};
+
+void fuzz_disks_init(struct fuzz_env *env, struct blk *blk, unsigned int n, uint8_t setup,
+		     struct fuzz_engine *eng)
+{
+	for (unsigned i = 0; i < n; i++) {
+		blk_init_fake(&blk[i], -1, 8ull << 20, (enum blk_cache)(setup % BLK_CACHE_COUNT),
+			      setup & 0x08);
+		if (setup & 0x10)
+			blk[i].mem_align = blk[i].block_size = (setup & 0x20) ? 4096 : 512;
+	}
+	fuzz_engine_init(eng, &env->gm, &blk[0]);
+	for (unsigned i = 0; i < n; i++)
+		blk_attach(&blk[i], &env->loop, &eng->e);
+}
+
 /* Whether [p, p+len) lies inside one region of guest RAM. */
 static bool in_guest(const struct guest_mem *gm, const void *p, size_t len)
 {

@@ -76,6 +76,18 @@ void fuzz_engine_complete_one(struct fuzz_engine *f, unsigned choice, uint8_t ho
 /* Completes everything, successfully, until nothing is pending (bounded). */
 void fuzz_engine_drain(struct fuzz_engine *f);
 
+/* A vm_ctl whose stopping() is always true: a device never waits for the loop. */
+extern struct vm_ctl fuzz_ctl;
+
+/*
+ * n alike disks of 8 MiB on env's loop, all served by one checking engine
+ * (alike, so it knows every disk's limits), from a setup byte: the cache
+ * policy is setup % BLK_CACHE_COUNT, bit 3 read-only, bit 4 O_DIRECT with
+ * (bit 5) 4096- or 512-byte blocks; bits 6-7 are the caller's.
+ */
+void fuzz_disks_init(struct fuzz_env *env, struct blk *blk, unsigned int n, uint8_t setup,
+		     struct fuzz_engine *eng);
+
 /* Runs what was handed to the loop (loop_call) and deferred; aborts on a livelock. */
 void fuzz_loop_run(struct loop *l);
 

@@ -8,9 +8,6 @@
 #include "devices/virtio_blk.h"
 #include "tests/fuzz/fuzz_virtio.h"
 
-static bool stop_always(struct vm_ctl *c) { return true; }
-static struct vm_ctl ctl = {.stopping = stop_always};
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,15 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Setup byte: cache policy, read-only, O_DIRECT (512 or 4096), queues. */
 	uint8_t setup = fuzz_u8(&in);
 	static struct blk blk;
-	blk_init_fake(&blk, -1, 8ull << 20, (enum blk_cache)(setup % BLK_CACHE_COUNT), setup & 0x08);
-	if (setup & 0x10)
-		blk.mem_align = blk.block_size = (setup & 0x20) ? 4096 : 512; /* O_DIRECT */
 	static struct fuzz_engine eng;
-	fuzz_engine_init(&eng, &env->gm, &blk);
-	blk_attach(&blk, &env->loop, &eng.e);
+	fuzz_disks_init(env, &blk, 1, setup, &eng);
 	unsigned nqueues = 1 + (setup >> 6) % 2;
 	static struct vblk vb;
-	FUZZ_CHECK(vblk_init(&vb, &blk, -1, 0, nqueues, env->irq_fd, &env->loop, &env->gm, &ctl) == 0);
+	FUZZ_CHECK(vblk_init(&vb, &blk, -1, 0, nqueues, env->irq_fd, &env->loop, &env->gm, &fuzz_ctl) == 0);
 	if (!(fuzz_u8(&in) & 0x80))
 		fuzz_virtio_bring_up(&vb.mmio, nqueues);
 

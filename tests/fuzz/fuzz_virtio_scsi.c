@@ -11,9 +11,6 @@
 
 #define DISKS 2
 
-static bool stop_always(struct vm_ctl *c) { return true; }
-static struct vm_ctl ctl = {.stopping = stop_always};
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,24 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Setup byte: cache policy, read-only, O_DIRECT (512 or 4096), request queues. */
 	uint8_t setup = fuzz_u8(&in);
 	static struct blk blk[DISKS];
-	struct blk *disks[DISKS];
-	for (unsigned i = 0; i < DISKS; i++) {
-		/* Alike, so one checking engine knows both disks' limits. */
-		blk_init_fake(&blk[i], -1, 8ull << 20, (enum blk_cache)(setup % BLK_CACHE_COUNT),
-			      setup & 0x08);
-		if (setup & 0x10)
-			blk[i].mem_align = blk[i].block_size = (setup & 0x20) ? 4096 : 512;
-		disks[i] = &blk[i];
-	}
 	static struct fuzz_engine eng;
-	fuzz_engine_init(&eng, &env->gm, &blk[0]);
-	for (unsigned i = 0; i < DISKS; i++)
-		blk_attach(&blk[i], &env->loop, &eng.e);
+	fuzz_disks_init(env, blk, DISKS, setup, &eng);
+	struct blk *disks[DISKS] = {&blk[0], &blk[1]};
 	unsigned nreq = 1 + (setup >> 6) % 2;
 	unsigned nqueues = VSCSI_FIRST_REQUEST_QUEUE + nreq;
 	static struct vscsi vs;
 	FUZZ_CHECK(vscsi_init(&vs, disks, DISKS, -1, 0, nreq, env->irq_fd, &env->loop, &env->gm,
-			      &ctl) == 0);
+			      &fuzz_ctl) == 0);
 	if (!(fuzz_u8(&in) & 0x80))
 		fuzz_virtio_bring_up(&vs.mmio, nqueues);
 

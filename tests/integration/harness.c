@@ -35,6 +35,20 @@ const char *guest_file(const char *name)
 	return p;
 }
 
+const char *tool_path(const char *name)
+{
+	static char path[4][1024];
+	static unsigned slot;
+	char *p = path[slot++ % 4];
+	char bin[900];
+	snprintf(bin, sizeof(bin), "%s", kestrel_bin());
+	char *slash = strrchr(bin, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(p, 1024, "%s/%s", slash ? bin : ".", name);
+	return p;
+}
+
 const char *scratch_path(const char *name)
 {
 	static char paths[4][1024];

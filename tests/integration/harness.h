@@ -34,6 +34,8 @@ void run_free(struct run *r);
 
 /* The test guest's files. */
 const char *guest_file(const char *name);
+/* A program built beside kestrel (e.g. "kestrel-crashcheck"). */
+const char *tool_path(const char *name);
 /* A scratch path under $TMPDIR. */
 const char *scratch_path(const char *name);
 

@@ -43,14 +43,12 @@ static atomic_uint issued;
 
 static void w32(unsigned off, uint32_t v)
 {
-	ahci_bus_ops.write(&h, off, (uint8_t *)&v, 4);
+	fake_ahci_w32(&h, off, v);
 }
 
 static uint32_t r32(unsigned off)
 {
-	uint32_t v;
-	ahci_bus_ops.read(&h, off, (uint8_t *)&v, 4);
-	return v;
+	return fake_ahci_r32(&h, off);
 }
 
 /* Polls a register as a driver does: true once (reg & mask) == want, false after 5 s. */

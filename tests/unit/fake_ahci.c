@@ -2,6 +2,20 @@
 
 #include <string.h>
 
+#include "devices/ahci.h"
+
+void fake_ahci_w32(struct ahci *h, unsigned int off, uint32_t v)
+{
+	ahci_bus_ops.write(h, off, (uint8_t *)&v, 4);
+}
+
+uint32_t fake_ahci_r32(struct ahci *h, unsigned int off)
+{
+	uint32_t v;
+	ahci_bus_ops.read(h, off, (uint8_t *)&v, 4);
+	return v;
+}
+
 void fake_ahci_command(uint8_t *mem, uint64_t clb, uint64_t table, unsigned int slot,
 		       const struct fake_ata_cmd *c)
 {

@@ -23,4 +23,9 @@ struct fake_ata_cmd {
 void fake_ahci_command(uint8_t *mem, uint64_t clb, uint64_t table, unsigned int slot,
 		       const struct fake_ata_cmd *c);
 
+struct ahci;
+/* ABAR register accesses as a vCPU makes them (4 bytes). */
+void fake_ahci_w32(struct ahci *h, unsigned int off, uint32_t v);
+uint32_t fake_ahci_r32(struct ahci *h, unsigned int off);
+
 #endif
