@@ -241,9 +241,14 @@ uint64_t blk_log_append(struct blk_log *l, struct blklog_entry *e, const struct 
 	l->backlog += sizeof(*e) + data_len;
 	l->entries++;
 	l->bytes += sizeof(*e) + data_len;
-	if (!l->writing)
+	if (!l->writing && !l->quiesced)
 		write_more(l);
 	return seq;
+}
+
+void blk_log_quiesce(struct blk_log *l)
+{
+	l->quiesced = true;
 }
 
 void blk_log_change(struct blk_log *l, uint16_t type, bool durable, uint64_t req, uint64_t offset,

@@ -45,6 +45,7 @@ struct blk_log {
 	struct iovec iov[BLK_LOG_MAX_IOV];
 	struct loop_op op;
 	bool writing;
+	bool quiesced;    /* the loop has stopped: entries wait for blk_log_close */
 	uint64_t backlog; /* bytes appended and not yet written */
 	int error;        /* the failed write's -errno; nothing more is written then */
 
@@ -83,6 +84,9 @@ void blk_log_change(struct blk_log *l, uint16_t type, bool durable, uint64_t req
 		    uint64_t len, const struct iovec *iov, unsigned int niov, uint64_t skip);
 void blk_log_sync(struct blk_log *l, uint64_t covers);
 void blk_log_promise(struct blk_log *l, uint32_t reason, bool all, uint64_t covers, uint64_t req);
+
+/* Main thread, once the loop has stopped: later entries (the exit flush's) are only kept. */
+void blk_log_quiesce(struct blk_log *l);
 
 /*
  * Main thread, with the loop stopped: writes what is left, fdatasyncs the

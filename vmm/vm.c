@@ -560,6 +560,9 @@ enum vm_stop vm_run(struct vm *vm)
 		vcpu_stop(&vm->vcpus[i]);
 	drain_disks(vm);
 	loop_stop(&vm->loop);
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		if (vm->disks[i]->log)
+			blk_log_quiesce(vm->disks[i]->log);
 	/* The loop has stopped: a blocking fdatasync on this thread holds up nothing. */
 	for (unsigned i = 0; i < vm->ndisks; i++) {
 		if (blk_final_flush(vm->disks[i]))
