@@ -191,8 +191,14 @@ bool vmmio_queue_idle(struct vmmio *m, unsigned int q)
 {
 	if (m->resetting)
 		return false;
+	/*
+	 * Over its budget: nothing more now, whatever arrived. Answering "more
+	 * arrived" here sent the device's service loop straight back to popping
+	 * (the budget reset), so a guest that kept the queue full kept the loop
+	 * (found by tests/stress/stress_fairness.c).
+	 */
 	if (m->over_budget & (1u << q))
-		return true; /* the resume task serves it next */
+		return false; /* the resume task serves it next */
 	/* A polling loop keeps kicks off and arms the queue only before it sleeps. */
 	if (polling(m)) {
 		vq_suppress_kicks(&m->queues[q]);
@@ -208,7 +214,8 @@ static bool poller_poll(struct loop_poller *p)
 		return false;
 	bool work = false;
 	for (unsigned i = 0; i < m->nqueues; i++) {
-		if (!(m->held & (1u << i)) && vq_has_new(&m->queues[i])) {
+		/* A queue over its budget waits for its resume task, behind everyone else. */
+		if (!((m->held | m->over_budget) & (1u << i)) && vq_has_new(&m->queues[i])) {
 			work = true;
 			m->ops->queue_notify(m->dev, i);
 		}

@@ -114,7 +114,7 @@ int main(void)
 		return 1;
 	}
 	loop.poll_ns = 2000000000ull; /* the poller runs whenever the loop is awake */
-	stress_virtio_start(&vb.mmio, &loop);
+	stress_virtio_start((struct vmmio *[]){&vb.mmio}, 1, &loop);
 	stress_run("virtio reset against queue setup", reset_vs_queue_setup);
 	stress_run("virtio queue enabled while the loop polls", late_queue_enable);
 	loop_stop(&loop);

@@ -34,19 +34,9 @@ static struct vblk vb;
 static atomic_bool done;
 static atomic_uint flips;
 
-/* One write of 4 KiB at `sector`; returns its status byte. */
 static uint8_t write_once(uint16_t idx, uint64_t sector, unsigned round)
 {
-	struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_OUT, .sector = sector};
-	memcpy(ram + 0x5000, &h, sizeof(h));
-	memset(ram + 0x8000, (int)(round & 0xFF), 4096);
-	ram[0x7000] = 0xEE;
-	const struct vdrv_buf b[] = {{0x5000, sizeof(h), 0}, {0x8000, 4096, 0}, {0x7000, 1, 1}};
-	vdrv_post(ram, 0, idx, b, 3);
-	vdrv_w32(&vb.mmio, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	if (!stress_wait_u16((uint16_t *)(ram + VDRV_QBASE(0) + 0x3002), (uint16_t)(idx + 1), 5000))
-		return 0xFF;
-	return __atomic_load_n(ram + 0x7000, __ATOMIC_ACQUIRE);
+	return vdrv_blk_write(&vb.mmio, ram, idx, sector, (uint8_t)round);
 }
 
 static void *switcher(void *arg)
@@ -93,7 +83,7 @@ int main(void)
 		fprintf(stderr, "stress: device setup failed\n");
 		return 1;
 	}
-	stress_virtio_start(&vb.mmio, &loop);
+	stress_virtio_start((struct vmmio *[]){&vb.mmio}, 1, &loop);
 	stress_run("write-cache switch under writes", switch_under_writes);
 	printf("stress: wce: %u writes, %u switches, %llu host flushes, %llu writes with RWF_DSYNC\n",
 	       WRITES + 1, atomic_load(&flips), (unsigned long long)blk.stats.host_flushes,

@@ -1,11 +1,13 @@
 #include "tests/stress/virtio_driver.h"
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 void vdrv_w32(struct vmmio *m, uint64_t off, uint32_t v)
 {
@@ -28,11 +30,13 @@ void vdrv_w8(struct vmmio *m, uint64_t off, uint8_t v)
 	vmmio_bus_ops.write(m, off, &v, 1);
 }
 
-void stress_virtio_start(struct vmmio *m, struct loop *loop)
+void stress_virtio_start(struct vmmio *const *m, unsigned int n, struct loop *loop)
 {
-	for (unsigned q = 0; q < m->nqueues; q++)
-		m->notify[q].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	vmmio_start(m);
+	for (unsigned d = 0; d < n; d++) {
+		for (unsigned q = 0; q < m[d]->nqueues; q++)
+			m[d]->notify[q].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		vmmio_start(m[d]);
+	}
 	if (loop_start(loop)) {
 		fprintf(stderr, "stress: loop_start failed\n");
 		exit(1);
@@ -90,4 +94,21 @@ void vdrv_post(uint8_t *ram, unsigned int q, uint16_t avail_idx, const struct vd
 uint16_t vdrv_used_idx(const uint8_t *ram, unsigned int q)
 {
 	return __atomic_load_n((const uint16_t *)(ram + VDRV_QBASE(q) + 0x3002), __ATOMIC_ACQUIRE);
+}
+
+uint8_t vdrv_blk_write(struct vmmio *m, uint8_t *ram, uint16_t idx, uint64_t sector, uint8_t fill)
+{
+	struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_OUT, .sector = sector};
+	memcpy(ram + 0x5000, &h, sizeof(h));
+	memset(ram + 0x8000, fill, 4096);
+	ram[0x7000] = 0xEE;
+	const struct vdrv_buf b[] = {{0x5000, sizeof(h), 0}, {0x8000, 4096, 0}, {0x7000, 1, 1}};
+	vdrv_post(ram, 0, idx, b, 3);
+	vdrv_w32(m, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	struct timespec pause = {0, 20 * 1000};
+	for (unsigned i = 0; i < 250000 && vdrv_used_idx(ram, 0) != (uint16_t)(idx + 1); i++)
+		nanosleep(&pause, NULL);
+	if (vdrv_used_idx(ram, 0) != (uint16_t)(idx + 1))
+		return 0xFF;
+	return __atomic_load_n(ram + 0x7000, __ATOMIC_ACQUIRE);
 }

@@ -20,10 +20,11 @@ uint32_t vdrv_r32(struct vmmio *m, uint64_t off);
 void vdrv_w8(struct vmmio *m, uint64_t off, uint8_t v);
 
 /*
- * Main thread: notifications as KVM's ioeventfds would deliver them (one
- * eventfd per queue), the device's poller, and the loop started.
+ * Main thread: for each of the n devices, notifications as KVM's
+ * ioeventfds would deliver them (one eventfd per queue) and its poller;
+ * then the loop started.
  */
-void stress_virtio_start(struct vmmio *m, struct loop *loop);
+void stress_virtio_start(struct vmmio *const *m, unsigned int n, struct loop *loop);
 
 /* ACKNOWLEDGE, DRIVER, features (VERSION_1 plus `extra`), FEATURES_OK. */
 void vdrv_negotiate(struct vmmio *m, uint64_t extra);
@@ -45,5 +46,12 @@ void vdrv_post(uint8_t *ram, unsigned int q, uint16_t avail_idx, const struct vd
 	       unsigned int n);
 /* used->idx of queue q, read with acquire. */
 uint16_t vdrv_used_idx(const uint8_t *ram, unsigned int q);
+
+/*
+ * virtio-blk: a 4 KiB write of `fill` at `sector` as avail entry idx of
+ * queue 0 (header at 0x5000, data at 0x8000, status at 0x7000), notified;
+ * waits up to 5 s for it. Returns its status byte, or 0xFF on a timeout.
+ */
+uint8_t vdrv_blk_write(struct vmmio *m, uint8_t *ram, uint16_t idx, uint64_t sector, uint8_t fill);
 
 #endif
