@@ -9,8 +9,9 @@
  *       also builds crash states (blklog/states.h) from IMAGE, the disk as it
  *       was before the logged run, and runs CMD on each ("sh -c CMD sh
  *       WORKIMAGE"; exit 0 = the state is good; it must leave the image as
- *       it found it; KESTREL_CRASH_POINT, _POINTS and _VARIANT say which
- *       state it is). Without --check, an ext4 image gets journal recovery
+ *       it found it, or exit 99 if it could not, and the working copy is
+ *       rebuilt; KESTREL_CRASH_POINT, _POINTS and _VARIANT say which state
+ *       it is). Without --check, an ext4 image gets journal recovery
  *       and e2fsck -fn, undone with e2undo.
  *
  * Exit: 0 every promise kept and every state good; 1 a promise broken or a
@@ -39,7 +40,8 @@ static const char ext4_check[] =
 	"u=$(mktemp -u /tmp/kestrel-crashcheck-undo.XXXXXX); "
 	"e2fsck -E journal_only -y -z \"$u\" \"$1\" >/dev/null 2>&1; "
 	"e2fsck -fn \"$1\"; st=$?; "
-	"if [ -e \"$u\" ]; then e2undo \"$u\" \"$1\" >/dev/null || st=99; rm -f \"$u\"; fi; "
+	"if [ -e \"$u\" ]; then e2undo \"$u\" \"$1\" >/dev/null 2>&1 || "
+	"e2undo -f \"$u\" \"$1\" >/dev/null 2>&1 || st=99; rm -f \"$u\"; fi; "
 	"exit $st";
 
 struct options {
@@ -276,11 +278,12 @@ static struct state *plan(const struct blklog_states *s, size_t *n)
 		return NULL;
 	*n = 0;
 	for (size_t p = 0; p < s->npoints; p++) {
-		all[(*n)++] = (struct state){p, BLKLOG_STATE_NONE};
+		/* "none" last: the last state of all is then the end with nothing uncertain. */
 		if (blklog_states_pending_at(s, p)) {
 			all[(*n)++] = (struct state){p, BLKLOG_STATE_ALL};
 			all[(*n)++] = (struct state){p, BLKLOG_STATE_RANDOM};
 		}
+		all[(*n)++] = (struct state){p, BLKLOG_STATE_NONE};
 	}
 	return all;
 }
@@ -380,6 +383,17 @@ static int crash_states(const struct options *o)
 		}
 		if (o->keep && o->only)
 			break; /* leave it built */
+		if (rc == 99) {
+			/* The check says it could not put the image back: start from the base again. */
+			printf("state %zu:%s: the check could not restore the image; rebuilding it from %s\n",
+			       st->point, variant_names[st->v], o->base);
+			if (blklog_states_rebuild(&s, o->base)) {
+				fprintf(stderr, "kestrel-crashcheck: rebuilding %s failed\n", work);
+				status = 2;
+				break;
+			}
+			continue;
+		}
 		if (blklog_states_undo(&s)) {
 			fprintf(stderr, "kestrel-crashcheck: undoing state %zu failed\n", st->point);
 			status = 2;

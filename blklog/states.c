@@ -276,6 +276,37 @@ int blklog_states_undo(struct blklog_states *s)
 	return 0;
 }
 
+int blklog_states_rebuild(struct blklog_states *s, const char *base)
+{
+	int in = open(base, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	int ret = 0;
+	if (ftruncate(s->work_fd, 0) < 0 || ftruncate(s->work_fd, (off_t)s->image_size) < 0)
+		ret = -errno;
+	/* Only the base's data, its holes stay holes. */
+	for (off_t pos = 0; !ret && pos < (off_t)s->image_size;) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0)
+			break;
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		for (off_t o = data; o < hole && !ret;) {
+			loff_t a = o, b = o;
+			ssize_t n = copy_file_range(in, &a, s->work_fd, &b, (size_t)(hole - o), 0);
+			if (n <= 0)
+				ret = n < 0 ? -errno : -EIO;
+			else
+				o += n;
+		}
+		pos = hole;
+	}
+	close(in);
+	memset(s->version, 0, (size_t)(s->image_size / SECTOR) * sizeof(uint64_t));
+	s->at = 0;
+	s->nundo = 0;
+	return ret;
+}
+
 void blklog_states_close(struct blklog_states *s)
 {
 	if (s->log_fd >= 0)

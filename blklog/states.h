@@ -73,6 +73,11 @@ int blklog_states_goto(struct blklog_states *s, size_t p);
 int blklog_states_apply(struct blklog_states *s, enum blklog_variant v, uint64_t seed);
 /* Puts back what the last apply overwrote. */
 int blklog_states_undo(struct blklog_states *s);
+/*
+ * The working image was changed behind our back (a check that could not
+ * undo its own changes): starts over from a fresh copy of base, at no point.
+ */
+int blklog_states_rebuild(struct blklog_states *s, const char *base);
 /* How many changes at point p (or the current one) were finished but not yet durable. */
 size_t blklog_states_pending_at(const struct blklog_states *s, size_t p);
 size_t blklog_states_pending(const struct blklog_states *s);
