@@ -313,8 +313,10 @@ void blklog_states_close(struct blklog_states *s)
 		close(s->log_fd);
 	if (s->work_fd >= 0)
 		close(s->work_fd);
-	if (s->version)
-		munmap(s->version, (size_t)(s->image_size / SECTOR) * sizeof(uint64_t) ?: 1);
+	if (s->version) {
+		size_t vsize = (size_t)(s->image_size / SECTOR) * sizeof(uint64_t);
+		munmap(s->version, vsize ? vsize : 1);
+	}
 	free(s->changes);
 	free(s->points);
 	free(s->undo);
