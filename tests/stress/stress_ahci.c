@@ -150,10 +150,12 @@ static void resets_under_traffic(void)
 	}
 	/* Every command issued after the last restart completes. */
 	atomic_store(&quiet, true);
-	STRESS_CHECK(ROUNDS, wait_reg(P(0x38), 0xFFFFFFFF, 0));
-	STRESS_CHECK(ROUNDS, blk_inflight(&blk) == 0);
 	atomic_store(&done, true);
 	pthread_join(t, NULL);
+	STRESS_CHECK(ROUNDS, wait_reg(P(0x38), 0xFFFFFFFF, 0));
+	/* Stopping the loop (it joins the thread) makes the backend's state ours to read. */
+	loop_stop(&loop);
+	STRESS_CHECK(ROUNDS, blk_inflight(&blk) == 0);
 	/* The traffic really reached the host, between and across the resets. */
 	STRESS_CHECK(ROUNDS, blk.stats.reads > ROUNDS && blk.stats.writes > ROUNDS);
 	printf("stress: ahci: %u commands issued, %llu host reads and %llu writes, %u resets\n",
@@ -179,7 +181,6 @@ int main(void)
 	w32(0x04, 0x80000002);
 	port_start();
 	stress_run("ahci engine stop, COMRESET and HBA reset under traffic", resets_under_traffic);
-	loop_stop(&loop);
 	ahci_destroy(&h);
 	pci_bus_destroy(&pci);
 	loop_destroy(&loop);
