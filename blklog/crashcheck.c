@@ -180,39 +180,14 @@ static int promise_check(const char *path)
 
 /* ---- crash states ---- */
 
-/* Copies src to dst, holes kept as holes. */
+/* Copies src to dst (created or truncated), holes kept as holes. */
 static int copy_image(const char *src, const char *dst)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
-	struct stat st;
 	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int ret = 0;
-	if (out < 0 || fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0) {
-		ret = -errno;
-		goto done;
-	}
-	for (off_t pos = 0; pos < st.st_size;) {
-		off_t data = lseek(in, pos, SEEK_DATA);
-		if (data < 0)
-			break; /* the rest is a hole */
-		off_t hole = lseek(in, data, SEEK_HOLE);
-		for (off_t o = data; o < hole;) {
-			loff_t a = o, b = o;
-			ssize_t n = copy_file_range(in, &a, out, &b, (size_t)(hole - o), 0);
-			if (n <= 0) {
-				ret = n < 0 ? -errno : -EIO;
-				goto done;
-			}
-			o += n;
-		}
-		pos = hole;
-	}
-done:
-	if (out >= 0)
-		close(out);
-	close(in);
+	if (out < 0)
+		return -errno;
+	int ret = blklog_copy_image(src, out);
+	close(out);
 	return ret;
 }
 

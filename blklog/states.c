@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blklog/reader.h"
@@ -276,23 +277,24 @@ int blklog_states_undo(struct blklog_states *s)
 	return 0;
 }
 
-int blklog_states_rebuild(struct blklog_states *s, const char *base)
+int blklog_copy_image(const char *src, int out)
 {
-	int in = open(base, O_RDONLY | O_CLOEXEC);
+	int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
+	struct stat st;
 	int ret = 0;
-	if (ftruncate(s->work_fd, 0) < 0 || ftruncate(s->work_fd, (off_t)s->image_size) < 0)
+	if (fstat(in, &st) < 0 || ftruncate(out, 0) < 0 || ftruncate(out, st.st_size) < 0)
 		ret = -errno;
-	/* Only the base's data, its holes stay holes. */
-	for (off_t pos = 0; !ret && pos < (off_t)s->image_size;) {
+	/* Only the data; holes stay holes. */
+	for (off_t pos = 0; !ret && pos < st.st_size;) {
 		off_t data = lseek(in, pos, SEEK_DATA);
 		if (data < 0)
-			break;
+			break; /* the rest is a hole */
 		off_t hole = lseek(in, data, SEEK_HOLE);
 		for (off_t o = data; o < hole && !ret;) {
 			loff_t a = o, b = o;
-			ssize_t n = copy_file_range(in, &a, s->work_fd, &b, (size_t)(hole - o), 0);
+			ssize_t n = copy_file_range(in, &a, out, &b, (size_t)(hole - o), 0);
 			if (n <= 0)
 				ret = n < 0 ? -errno : -EIO;
 			else
@@ -301,6 +303,12 @@ int blklog_states_rebuild(struct blklog_states *s, const char *base)
 		pos = hole;
 	}
 	close(in);
+	return ret;
+}
+
+int blklog_states_rebuild(struct blklog_states *s, const char *base)
+{
+	int ret = blklog_copy_image(base, s->work_fd);
 	memset(s->version, 0, (size_t)(s->image_size / SECTOR) * sizeof(uint64_t));
 	s->at = 0;
 	s->nundo = 0;

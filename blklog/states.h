@@ -73,6 +73,8 @@ int blklog_states_goto(struct blklog_states *s, size_t p);
 int blklog_states_apply(struct blklog_states *s, enum blklog_variant v, uint64_t seed);
 /* Puts back what the last apply overwrote. */
 int blklog_states_undo(struct blklog_states *s);
+/* Copies the image file src over the file open as out, holes kept as holes; -errno on failure. */
+int blklog_copy_image(const char *src, int out);
 /*
  * The working image was changed behind our back (a check that could not
  * undo its own changes): starts over from a fresh copy of base, at no point.
