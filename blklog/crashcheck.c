@@ -11,7 +11,9 @@
  *       WORKIMAGE"; exit 0 = the state is good; it must leave the image as
  *       it found it, or exit 99 if it could not, and the working copy is
  *       rebuilt; KESTREL_CRASH_POINT, _POINTS and _VARIANT say which state
- *       it is). Without --check, an ext4 image gets journal recovery
+ *       it is; KESTREL_CRASH_MARKS names a file with the guest's
+ *       --log-marks lines before it, one a line, and KESTREL_CRASH_MARK is
+ *       the last: what the application had been told was durable). Without --check, an ext4 image gets journal recovery
  *       and e2fsck -fn, undone with e2undo.
  *
  * Exit: 0 every promise kept and every state good; 1 a promise broken or a
@@ -149,10 +151,11 @@ static int promise_check(const char *path)
 	}
 	const char *mode = h.cache_mode < BLK_CACHE_COUNT ?
 				   blk_cache_policy((enum blk_cache)h.cache_mode)->name : "?";
-	printf("%s: %llu entries: %llu changes, %llu host syncs, %llu promises (image %llu bytes, "
-	       "%u-byte blocks, cache=%s)\n",
+	printf("%s: %llu entries: %llu changes, %llu host syncs, %llu promises, %llu marks (image "
+	       "%llu bytes, %u-byte blocks, cache=%s)\n",
 	       path, (unsigned long long)c.entries, (unsigned long long)c.changes,
 	       (unsigned long long)c.syncs, (unsigned long long)c.promises,
+	       (unsigned long long)c.marks,
 	       (unsigned long long)h.image_size, h.block_size, mode);
 	if (!c.violations) {
 		printf("promise check: all %llu promises kept\n", (unsigned long long)c.promises);
@@ -206,10 +209,12 @@ static const char *const variant_names[] = {"none", "all", "random"};
 /*
  * sh -c cmd sh image, its output in out (a file); its exit status, or -1.
  * The check learns which state it looks at from KESTREL_CRASH_POINT (0..),
- * KESTREL_CRASH_POINTS (how many) and KESTREL_CRASH_VARIANT.
+ * KESTREL_CRASH_POINTS (how many) and KESTREL_CRASH_VARIANT, and what the
+ * guest had been told from the file KESTREL_CRASH_MARKS (the marks before
+ * the point) and KESTREL_CRASH_MARK (the last of them; unset if none).
  */
 static int run_check(const char *cmd, const char *image, const char *out, size_t point,
-		     size_t points, enum blklog_variant v)
+		     size_t points, enum blklog_variant v, const char *marks, const char *mark)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -219,6 +224,11 @@ static int run_check(const char *cmd, const char *image, const char *out, size_t
 		snprintf(n, sizeof(n), "%zu", points);
 		setenv("KESTREL_CRASH_POINTS", n, 1);
 		setenv("KESTREL_CRASH_VARIANT", variant_names[v], 1);
+		setenv("KESTREL_CRASH_MARKS", marks, 1);
+		if (mark)
+			setenv("KESTREL_CRASH_MARK", mark, 1);
+		else
+			unsetenv("KESTREL_CRASH_MARK");
 		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
@@ -237,6 +247,17 @@ struct state {
 	size_t point;
 	enum blklog_variant v;
 };
+
+/* The first n marks of the log into path, one a line. */
+static int write_marks(const char *path, const struct blklog_states *s, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", s->marks[i].text);
+	return fclose(f);
+}
 
 static double now_s(void)
 {
@@ -265,11 +286,12 @@ static struct state *plan(const struct blklog_states *s, size_t *n)
 
 static int crash_states(const struct options *o)
 {
-	char work[4200], out[4300], err[512];
+	char work[4200], out[4300], marks_path[4300], err[512];
 	snprintf(work, sizeof(work), "%s", o->work ? o->work : o->log);
 	if (!o->work)
 		strncat(work, ".work", sizeof(work) - strlen(work) - 1);
 	snprintf(out, sizeof(out), "%s.check-output", work);
+	snprintf(marks_path, sizeof(marks_path), "%s.marks", work);
 	const char *cmd = o->check;
 	if (!cmd) {
 		if (!is_ext4(o->base)) {
@@ -338,7 +360,14 @@ static int crash_states(const struct options *o)
 			break;
 		}
 		bytes += s.state_bytes;
-		int rc = run_check(cmd, work, out, st->point, points, st->v);
+		size_t nmarks = blklog_states_marks_before(&s, st->point);
+		const char *mark = nmarks ? s.marks[nmarks - 1].text : NULL;
+		if (write_marks(marks_path, &s, nmarks)) {
+			fprintf(stderr, "kestrel-crashcheck: %s: %s\n", marks_path, strerror(errno));
+			status = 2;
+			break;
+		}
+		int rc = run_check(cmd, work, out, st->point, points, st->v, marks_path, mark);
 		checked++;
 		if (rc != 0) {
 			failed++;
@@ -349,6 +378,8 @@ static int crash_states(const struct options *o)
 			       blklog_states_pending(&s), (unsigned long long)s.state_changes,
 			       (unsigned long long)o->seed, rc, st->point, variant_names[st->v],
 			       (unsigned long long)o->seed);
+			if (mark)
+				printf("    the guest's last mark before it: %s\n", mark);
 			char line[512];
 			FILE *f = fopen(out, "r");
 			for (unsigned l = 0; f && l < 20 && fgets(line, sizeof(line), f); l++)
@@ -389,6 +420,7 @@ static int crash_states(const struct options *o)
 	if (failed && !status)
 		status = 1;
 	unlink(out);
+	unlink(marks_path);
 	if (!(o->keep && o->only))
 		unlink(work);
 	else

@@ -23,6 +23,11 @@
  *      off, a write completed while the cache was off); without it, the
  *      change entries of request `req` (a FUA write). The promise check
  *      (blklog/promise.c) proves each was durable on the host before it.
+ *  MARK: a line the guest printed on its console that starts with the
+ *      prefix given to --log-marks (data: the line, without its newline),
+ *      recorded after everything that had happened on the loop by then.
+ *      An application prints what it was told is durable; at a crash
+ *      point, the marks before it are what the application had been told.
  */
 #ifndef KESTREL_BLKLOG_FORMAT_H
 #define KESTREL_BLKLOG_FORMAT_H
@@ -33,6 +38,7 @@
 #define BLKLOG_VERSION 1
 #define BLKLOG_ENTRY_MAGIC 0x4B4C4531u /* "1ELK" in the file: each entry starts so */
 #define BLKLOG_MAX_DATA (1u << 20)      /* a longer host write is logged in several entries */
+#define BLKLOG_MAX_MARK 200u            /* a longer marked line is cut to this */
 
 struct blklog_header {
 	char magic[8];        /* BLKLOG_MAGIC, no terminator */
@@ -51,6 +57,7 @@ enum blklog_type {
 	BLKLOG_DISCARD = 3,
 	BLKLOG_SYNC = 4,
 	BLKLOG_PROMISE = 5,
+	BLKLOG_MARK = 6,
 };
 
 /* Entry flags. */
@@ -74,7 +81,7 @@ struct blklog_entry {
 	uint64_t len;      /* bytes, for changes */
 	uint64_t covers;   /* SYNC and PROMISE with ALL: the last change seq covered, + 1 (0: none) */
 	uint32_t reason;   /* PROMISE: enum blklog_reason */
-	uint32_t data_len; /* bytes of data after the entry (WRITE: len) */
+	uint32_t data_len; /* bytes of data after the entry (WRITE: len; MARK: the text) */
 	uint32_t data_crc; /* CRC-32 of that data */
 	uint32_t crc;      /* CRC-32 of the entry's bytes before it */
 };

@@ -88,6 +88,9 @@ void blklog_promise_feed(struct blklog_promise_check *c, const struct blklog_ent
 			c->broken_promises++;
 		break;
 	}
+	case BLKLOG_MARK:
+		c->marks++;
+		break;
 	default:
 		break;
 	}

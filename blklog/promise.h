@@ -35,7 +35,7 @@ struct blklog_promise_check {
 	/* Changes not yet durable on the host, in seq order: [head, n). */
 	struct blklog_change_ref *pending;
 	size_t head, n, cap;
-	uint64_t entries, changes, syncs, promises;
+	uint64_t entries, changes, syncs, promises, marks;
 	uint64_t broken_promises, violations; /* promises with a loss; (promise, change) pairs */
 	struct blklog_violation reported[BLKLOG_REPORTED];
 	unsigned int nreported;

@@ -1,6 +1,7 @@
 #include "blklog/reader.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -65,8 +66,10 @@ int blklog_next(struct blklog_reader *r, struct blklog_entry *e, const uint8_t *
 			 (unsigned long long)r->next_seq);
 		return -EBADMSG;
 	}
-	if (e->type < BLKLOG_WRITE || e->type > BLKLOG_PROMISE || e->data_len > BLKLOG_MAX_DATA ||
-	    (e->type == BLKLOG_WRITE ? e->data_len != e->len : e->data_len != 0)) {
+	bool data_ok = e->type == BLKLOG_WRITE  ? e->data_len == e->len
+		       : e->type == BLKLOG_MARK ? e->data_len <= BLKLOG_MAX_MARK
+						: e->data_len == 0;
+	if (e->type < BLKLOG_WRITE || e->type > BLKLOG_MARK || e->data_len > BLKLOG_MAX_DATA || !data_ok) {
 		snprintf(err, errlen, "entry %llu (byte %llu) is malformed (type %u, %u data bytes)",
 			 (unsigned long long)e->seq, (unsigned long long)r->offset, e->type,
 			 e->data_len);
@@ -111,8 +114,9 @@ void blklog_close(struct blklog_reader *r)
 
 const char *blklog_type_name(unsigned int type)
 {
-	static const char *const names[] = {"?", "write", "write-zeroes", "discard", "sync", "promise"};
-	return type <= BLKLOG_PROMISE ? names[type] : "?";
+	static const char *const names[] = {"?",    "write",   "write-zeroes", "discard",
+					    "sync", "promise", "mark"};
+	return type <= BLKLOG_MARK ? names[type] : "?";
 }
 
 const char *blklog_reason_name(unsigned int reason)

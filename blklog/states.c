@@ -38,7 +38,7 @@ int blklog_states_open(struct blklog_states *s, const char *log, const char *wor
 	if (ret)
 		return ret;
 	s->image_size = r.header.image_size;
-	size_t ccap = 0, pcap = 0, sync_scan = 0;
+	size_t ccap = 0, pcap = 0, mcap = 0, sync_scan = 0;
 	struct blklog_entry e;
 	const uint8_t *data;
 	while ((ret = blklog_next(&r, &e, &data, err, errlen)) > 0) {
@@ -66,6 +66,15 @@ int blklog_states_open(struct blklog_states *s, const char *log, const char *wor
 				goto nomem;
 			s->points[s->npoints++] = e.seq;
 			break;
+		case BLKLOG_MARK: {
+			if (grow((void **)&s->marks, &mcap, s->nmarks, sizeof(*s->marks)))
+				goto nomem;
+			struct blklog_mark *m = &s->marks[s->nmarks++];
+			m->seq = e.seq;
+			memcpy(m->text, data, e.data_len);
+			m->text[e.data_len] = '\0';
+			break;
+		}
 		default:
 			break;
 		}
@@ -238,6 +247,20 @@ size_t blklog_states_pending(const struct blklog_states *s)
 	return count_pending(s, s->at);
 }
 
+size_t blklog_states_marks_before(const struct blklog_states *s, size_t p)
+{
+	/* The first mark at or after the point, by halves. */
+	size_t lo = 0, hi = s->nmarks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->marks[mid].seq < s->points[p])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int blklog_states_apply(struct blklog_states *s, enum blklog_variant v, uint64_t seed)
 {
 	s->nundo = 0;
@@ -327,6 +350,7 @@ void blklog_states_close(struct blklog_states *s)
 	}
 	free(s->changes);
 	free(s->points);
+	free(s->marks);
 	free(s->undo);
 	free(s->buf);
 	memset(s, 0, sizeof(*s));

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blklog/format.h"
+
 /* One change of the log, and when it became durable. */
 struct blklog_change {
 	uint64_t seq;
@@ -33,6 +35,12 @@ struct blklog_change {
 	uint64_t offset, len;
 	uint64_t data_off;    /* its data in the log file (writes), else 0 */
 	uint16_t type;
+};
+
+/* A MARK entry: a line the guest printed (--log-marks). */
+struct blklog_mark {
+	uint64_t seq;
+	char text[BLKLOG_MAX_MARK + 1];
 };
 
 /* A sector as it was before a state changed it. */
@@ -55,6 +63,8 @@ struct blklog_states {
 	size_t nchanges;
 	uint64_t *points; /* seq of each promise entry */
 	size_t npoints;
+	struct blklog_mark *marks; /* in log order */
+	size_t nmarks;
 	uint64_t *version; /* per sector: seq + 1 of the change the working image holds (0: base) */
 	size_t applied;    /* changes[0..applied) that are durable by the current point are applied */
 	uint64_t at;       /* the current point's seq */
@@ -80,6 +90,8 @@ int blklog_copy_image(const char *src, int out);
  * undo its own changes): starts over from a fresh copy of base, at no point.
  */
 int blklog_states_rebuild(struct blklog_states *s, const char *base);
+/* How many marks come before point p: marks[0..that) are what the guest had been told by then. */
+size_t blklog_states_marks_before(const struct blklog_states *s, size_t p);
 /* How many changes at point p (or the current one) were finished but not yet durable. */
 size_t blklog_states_pending_at(const struct blklog_states *s, size_t p);
 size_t blklog_states_pending(const struct blklog_states *s);

@@ -281,6 +281,17 @@ void blk_log_promise(struct blk_log *l, uint32_t reason, bool all, uint64_t cove
 	blk_log_append(l, &e, NULL, 0, 0, 0);
 }
 
+bool blk_log_mark(struct blk_log *l, const char *text, size_t len)
+{
+	if (l->quiesced || blk_log_full(l))
+		return false;
+	struct iovec iov = {.iov_base = (void *)text,
+			    .iov_len = len < BLKLOG_MAX_MARK ? len : BLKLOG_MAX_MARK};
+	struct blklog_entry e = {.type = BLKLOG_MARK};
+	blk_log_append(l, &e, &iov, 1, 0, (uint32_t)iov.iov_len);
+	return true;
+}
+
 int blk_log_close(struct blk_log *l)
 {
 	if (l->fd < 0)

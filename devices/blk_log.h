@@ -15,6 +15,7 @@
 #define KESTREL_BLK_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -84,6 +85,14 @@ void blk_log_change(struct blk_log *l, uint16_t type, bool durable, uint64_t req
 		    uint64_t len, const struct iovec *iov, unsigned int niov, uint64_t skip);
 void blk_log_sync(struct blk_log *l, uint64_t covers);
 void blk_log_promise(struct blk_log *l, uint32_t reason, bool all, uint64_t covers, uint64_t req);
+
+/*
+ * Loop thread. Appends a MARK entry with text (cut to BLKLOG_MAX_MARK bytes).
+ * Returns false, appending nothing, when the backlog is at its limit or the
+ * loop has stopped: marks are the guest's notes, and a guest must not grow
+ * host memory by printing them faster than the log is written.
+ */
+bool blk_log_mark(struct blk_log *l, const char *text, size_t len);
 
 /* Main thread, once the loop has stopped: later entries (the exit flush's) are only kept. */
 void blk_log_quiesce(struct blk_log *l);

@@ -1,6 +1,7 @@
 #include "devices/uart.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -119,11 +120,37 @@ size_t uart_rx_push(struct uart *u, const uint8_t *data, size_t len)
 	return n;
 }
 
+/*
+ * Collects the output line for the line hook; true when b ended one whose
+ * text, u->line[0..line_len), is whole (a line longer than the buffer is
+ * not passed on). It stays there until the next byte.
+ */
+static bool line_locked(struct uart *u, uint8_t b)
+{
+	if (u->line_ended) {
+		u->line_len = 0;
+		u->line_cut = u->line_ended = false;
+	}
+	if (b == '\n') {
+		u->line_ended = true;
+		return !u->line_cut;
+	}
+	if (b == '\r')
+		return false;
+	if (u->line_len < UART_LINE_MAX)
+		u->line[u->line_len++] = (char)b;
+	else
+		u->line_cut = true;
+	return false;
+}
+
 static void tx_locked(struct uart *u, uint8_t b)
 {
+	u->line_whole = false;
 	if (u->mcr & MCR_LOOP) {
 		rx_put_locked(u, b);
 	} else {
+		u->line_whole = u->line_out && line_locked(u, b);
 		u->tx_bytes++;
 		u->out[u->out_len++] = (char)b;
 		if (b == '\n' || u->out_len == UART_OUT_BUF)
@@ -190,13 +217,20 @@ static void uart_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 	uint8_t v = data[0];
 	/* Room for input appeared: a console waiting for it must hear (as after a read). */
 	bool room = false;
+	char line[UART_LINE_MAX];
+	size_t line_len = SIZE_MAX; /* a whole line for the hook, when set */
 	pthread_mutex_lock(&u->lock);
 	switch (off) {
 	case REG_RBR_THR:
-		if (u->lcr & LCR_DLAB)
+		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
-		else
+		} else {
 			tx_locked(u, v);
+			if (u->line_whole) {
+				line_len = u->line_len;
+				memcpy(line, u->line, line_len);
+			}
+		}
 		break;
 	case REG_IER:
 		if (u->lcr & LCR_DLAB) {
@@ -232,6 +266,8 @@ static void uart_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 	pthread_mutex_unlock(&u->lock);
 	if (room && cb)
 		cb(ctx);
+	if (line_len != SIZE_MAX)
+		u->line_out(u->line_out_ctx, line, line_len);
 }
 
 const struct bus_ops uart_bus_ops = {

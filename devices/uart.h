@@ -18,6 +18,7 @@
 
 #define UART_RX_SIZE 1024
 #define UART_OUT_BUF 1024
+#define UART_LINE_MAX 256
 
 struct uart {
 	pthread_mutex_t lock;
@@ -35,6 +36,16 @@ struct uart {
 	void (*rx_drained)(void *ctx);
 	void *rx_drained_ctx;
 	uint64_t tx_bytes;
+	/*
+	 * Set before the guest starts, or NULL: called (vCPU thread, lock not
+	 * held) with each output line of at most UART_LINE_MAX bytes, without
+	 * its newline (--log-marks).
+	 */
+	void (*line_out)(void *ctx, const char *line, size_t len);
+	void *line_out_ctx;
+	char line[UART_LINE_MAX];
+	size_t line_len;
+	bool line_cut, line_ended, line_whole;
 };
 
 void uart_init(struct uart *u, int irq_fd, int out_fd);

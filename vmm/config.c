@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blklog/format.h"
+
 #define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -56,6 +58,9 @@ void config_usage(void)
 "                       IFACE: virtio-blk (/dev/vdX), virtio-scsi (/dev/sdX, one\n"
 "                       controller for all, a target each) or ahci (/dev/sdX, a\n"
 "                       SATA port each on one PCI controller)\n"
+"  --log-marks PREFIX   record each guest console line that starts with PREFIX in\n"
+"                       every disk's write log (what an application was told is\n"
+"                       durable, for kestrel-crashcheck's states)\n"
 "  --stats              print device counters on stderr at exit\n"
 "  --help, --version\n"
 "\n"
@@ -96,7 +101,7 @@ static enum config_result fail(char *errbuf, size_t errlen, const char *fmt, ...
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
-	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY, OPT_KERNEL_CACHE,
+	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY, OPT_KERNEL_CACHE, OPT_LOG_MARKS,
 };
 
 enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
@@ -112,6 +117,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		{"disk", required_argument, NULL, OPT_DISK},
 		{"boot-entry", required_argument, NULL, OPT_BOOT_ENTRY},
 		{"kernel-cache", required_argument, NULL, OPT_KERNEL_CACHE},
+		{"log-marks", required_argument, NULL, OPT_LOG_MARKS},
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -177,6 +183,16 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				return fail(errbuf, errlen, "--kernel-cache: empty directory name");
 			cfg->kernel_cache = optarg;
 			break;
+		case OPT_LOG_MARKS:
+			if (!*optarg)
+				return fail(errbuf, errlen, "--log-marks: empty prefix");
+			if (strlen(optarg) >= BLKLOG_MAX_MARK)
+				return fail(errbuf, errlen, "--log-marks: a prefix longer than %u bytes",
+					    BLKLOG_MAX_MARK - 1);
+			if (strchr(optarg, '\n'))
+				return fail(errbuf, errlen, "--log-marks: the prefix holds a newline");
+			cfg->log_marks = optarg;
+			break;
 		case OPT_DISK: {
 			if (cfg->ndisks == CONFIG_MAX_DISKS)
 				return fail(errbuf, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
@@ -203,6 +219,13 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		return fail(errbuf, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
 	if (!cfg->kernel)
 		return fail(errbuf, errlen, "--kernel is required (see --help)");
+	if (cfg->log_marks) {
+		bool logged = false;
+		for (unsigned i = 0; i < cfg->ndisks; i++)
+			logged |= cfg->disks[i].log[0] != 0;
+		if (!logged)
+			return fail(errbuf, errlen, "--log-marks: no --disk has a write log (log=FILE)");
+	}
 	/* Like QEMU's virtio-blk-pci num-queues=auto: one queue per vCPU. */
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		if (!cfg->disks[i].queues)

@@ -39,6 +39,7 @@ struct vm_config {
 	const char *console_path;
 	enum boot_entry boot_entry;
 	const char *kernel_cache; /* directory, or NULL */
+	const char *log_marks;    /* --log-marks PREFIX, or NULL */
 	bool stats;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;

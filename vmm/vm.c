@@ -305,6 +305,21 @@ static int setup_vscsi(struct vm *vm, const struct vm_files *files, unsigned slo
 	return 0;
 }
 
+/* --log-marks: the guest's marked console lines go into every disk's write log. */
+static void setup_log_marks(struct vm *vm)
+{
+	if (!vm->cfg->log_marks)
+		return;
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		if (vm->disks[i]->log)
+			vm->mark_logs[n++] = vm->disks[i]->log;
+	log_marks_init(&vm->marks, vm->cfg->log_marks, &vm->loop, vm->mark_logs, n);
+	vm->has_marks = true;
+	vm->uart.line_out = log_marks_line;
+	vm->uart.line_out_ctx = &vm->marks;
+}
+
 static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, size_t errlen)
 {
 	unsigned nvirtio = 0;
@@ -339,7 +354,10 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 	if (ret)
 		return ret;
 	vm->nvirtio = nvirtio + vm->has_vscsi;
-	return setup_ahci(vm, files, err, errlen);
+	if ((ret = setup_ahci(vm, files, err, errlen)))
+		return ret;
+	setup_log_marks(vm);
+	return 0;
 }
 
 static int setup_acpi(struct vm *vm, char *err, size_t errlen)
@@ -622,6 +640,9 @@ void vm_print_stats(const struct vm *vm)
 	}
 	fprintf(stderr, "kestrel: stats: console bytes from guest %llu\n",
 		(unsigned long long)vm->uart.tx_bytes);
+	if (vm->has_marks)
+		fprintf(stderr, "kestrel: stats: log marks recorded %llu, dropped %llu\n",
+			(unsigned long long)vm->marks.recorded, (unsigned long long)vm->marks.dropped);
 	for (unsigned i = 0; i < vm->ndisks; i++) {
 		char label[32];
 		snprintf(label, sizeof(label), "disk%u %s", i, disk_iface_name(vm->cfg->disks[i].iface));
@@ -660,6 +681,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->loop.kick_fd > 0)
 		loop_destroy(&vm->loop);
 	uart_destroy(&vm->uart);
+	if (vm->has_marks)
+		log_marks_destroy(&vm->marks);
 	pci_bus_destroy(&vm->pci);
 	for (unsigned i = 0; i < vm->ndisks; i++) {
 		if (vm->virtio_slot[i] >= 0)

@@ -15,6 +15,7 @@
 #include "devices/ahci.h"
 #include "devices/virtio_scsi.h"
 #include "devices/console.h"
+#include "devices/log_marks.h"
 #include "devices/pci.h"
 #include "devices/power.h"
 #include "devices/pvpanic.h"
@@ -38,6 +39,9 @@ struct vm_files {
 	size_t initrd_len;
 	int console_out; /* -1 for none */
 	int console_in;  /* -1 for none */
+	struct log_marks marks; /* --log-marks */
+	bool has_marks;
+	struct blk_log *mark_logs[CONFIG_MAX_DISKS];
 	struct blk *disks[CONFIG_MAX_DISKS]; /* opened and checked; cfg->disks[i] describes each */
 };
 
@@ -78,6 +82,9 @@ struct vm {
 	struct pci_bus pci;
 	struct ahci ahci;
 	bool has_ahci;
+	struct log_marks marks; /* --log-marks */
+	bool has_marks;
+	struct blk_log *mark_logs[CONFIG_MAX_DISKS];
 	struct blk *disks[CONFIG_MAX_DISKS];
 	struct vblk vblk[CONFIG_MAX_DISKS];
 	int disk_irq_fd[CONFIG_MAX_DISKS];

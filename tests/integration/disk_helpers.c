@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *make_image(const char *name, long long size)
@@ -20,7 +21,7 @@ const char *make_image(const char *name, long long size)
 /* kestrel's arguments for the tools guest with disks; cmdline is the caller's buffer. */
 static void disk_boot_args(const char **args, char *cmdline, size_t cmdlen,
 			   const char *const *disks, unsigned ndisks, const char *cpus,
-			   const char *kargs, const char *cmd)
+			   const char *kargs, const char *const *opts, const char *cmd)
 {
 	snprintf(cmdline, cmdlen, "console=ttyS0 panic=-1 quiet %s -- %s", kargs, cmd);
 	const char *fixed[] = {"--kernel", guest_file("vmlinux"), "--initrd",
@@ -33,6 +34,8 @@ static void disk_boot_args(const char **args, char *cmdline, size_t cmdlen,
 		args[n++] = "--disk";
 		args[n++] = disks[i];
 	}
+	for (; opts && *opts; opts++)
+		args[n++] = *opts;
 	args[n] = NULL;
 }
 
@@ -41,24 +44,32 @@ struct run boot_watched(const char *const *disks, unsigned ndisks, const char *c
 {
 	char cmdline[1024];
 	const char *args[32];
-	disk_boot_args(args, cmdline, sizeof(cmdline), disks, ndisks, "1", "", cmd);
-	struct run r = run_kestrel_watched(args, DISK_TIMEOUT - 60, watch, arg);
+	disk_boot_args(args, cmdline, sizeof(cmdline), disks, ndisks, "1", "", NULL, cmd);
+	struct run r = run_kestrel_watched(args, DISK_RUN_TIMEOUT, watch, arg);
 	cr_assert_not(r.timed_out, "kestrel did not exit:\n%s", r.out);
 	return r;
 }
 
 /* Boots the tools guest with the given --disk specs and kernel arguments, and runs cmd in it. */
-struct run boot_with_disks_args(const char *const *disks, unsigned ndisks, const char *cpus,
-				       const char *kargs, const char *cmd)
+struct run boot_with_disks_opts(const char *const *disks, unsigned ndisks, const char *cpus,
+				const char *kargs, const char *const *opts, const char *cmd)
 {
-	char cmdline[1024];
-	const char *args[32];
-	disk_boot_args(args, cmdline, sizeof(cmdline), disks, ndisks, cpus, kargs, cmd);
-	struct run r = run_kestrel(args, DISK_TIMEOUT - 60);
+	char cmdline[2048];
+	const char *args[48];
+	disk_boot_args(args, cmdline, sizeof(cmdline), disks, ndisks, cpus, kargs, opts, cmd);
+	const char *env = getenv("KESTREL_DISK_RUN_TIMEOUT");
+	unsigned timeout = env && atoi(env) > 0 ? (unsigned)atoi(env) : DISK_RUN_TIMEOUT;
+	struct run r = run_kestrel(args, timeout);
 	cr_assert_not(r.timed_out, "guest did not power off:\n%s", r.out);
 	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
 	cr_assert(strstr(r.out, "KESTREL-GUEST-EXIT 0"), "guest command failed:\n%s", r.out);
 	return r;
+}
+
+struct run boot_with_disks_args(const char *const *disks, unsigned ndisks, const char *cpus,
+				const char *kargs, const char *cmd)
+{
+	return boot_with_disks_opts(disks, ndisks, cpus, kargs, NULL, cmd);
 }
 
 struct run boot_with_disks(const char *const *disks, unsigned ndisks, const char *cpus,
@@ -201,4 +212,16 @@ void policy_test(const char *iface, const char *dev, const char *cache, bool vol
 	}
 	unlink(img);
 	run_free(&r);
+}
+
+int crashcheck(const char *log, const char *args, char *out, size_t len)
+{
+	static char cmd[40000];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' %s 2>&1", tool_path("kestrel-crashcheck"), log, args);
+	FILE *p = popen(cmd, "r");
+	cr_assert(p, "%s", cmd);
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

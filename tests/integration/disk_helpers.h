@@ -8,10 +8,12 @@
 #define KESTREL_TEST_DISK_HELPERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "tests/integration/harness.h"
 
-#define DISK_TIMEOUT 420 /* Criterion's limit; kestrel itself gets 60 s less, so a hang is described */
+#define DISK_RUN_TIMEOUT 360 /* one kestrel run; a hang is described, then run once more */
+#define DISK_TIMEOUT (RUN_ATTEMPTS * DISK_RUN_TIMEOUT + 60) /* Criterion's limit */
 #define DISK_SIZE (256ll << 20)
 
 /* A sparse scratch image of `size` bytes; returns its path. */
@@ -22,9 +24,15 @@ struct run boot_with_disks_args(const char *const *disks, unsigned ndisks, const
 				const char *kargs, const char *cmd);
 struct run boot_with_disks(const char *const *disks, unsigned ndisks, const char *cpus,
 			   const char *cmd);
+/* The same with more kestrel options (opts, NULL-terminated, or NULL). */
+struct run boot_with_disks_opts(const char *const *disks, unsigned ndisks, const char *cpus,
+				const char *kargs, const char *const *opts, const char *cmd);
 /* One vCPU, watched while it runs (see run_kestrel_watched); the exit status is the caller's to check. */
 struct run boot_watched(const char *const *disks, unsigned ndisks, const char *cmd,
 			run_watch_fn watch, void *arg);
+
+/* kestrel-crashcheck LOG ARGS (ARGS as a shell would split them): its exit status, its output in out. */
+int crashcheck(const char *log, const char *args, char *out, size_t len);
 
 /* The guest printed KEY=want. */
 void expect_value(const struct run *r, const char *key, const char *want);

@@ -1,5 +1,6 @@
 #include "tests/integration/harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -59,9 +60,42 @@ const char *scratch_path(const char *name)
 	return path;
 }
 
+/* Nanoseconds each of pid's threads has spent on a CPU, by name, into names/ns (at most n). */
+static unsigned thread_cpu_ns(pid_t pid, char names[][32], unsigned long long *ns, unsigned n)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	unsigned count = 0;
+	for (struct dirent *e; d && count < n && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[400];
+		snprintf(file, sizeof(file), "%s/%s/comm", path, e->d_name);
+		FILE *f = fopen(file, "r");
+		if (!f || !fgets(names[count], 32, f))
+			names[count][0] = 0;
+		if (f)
+			fclose(f);
+		names[count][strcspn(names[count], "\n")] = 0;
+		snprintf(file, sizeof(file), "%s/%s/schedstat", path, e->d_name);
+		f = fopen(file, "r");
+		if (!f || fscanf(f, "%llu", &ns[count]) != 1)
+			ns[count] = 0;
+		if (f)
+			fclose(f);
+		count++;
+	}
+	if (d)
+		closedir(d);
+	return count;
+}
+
 /*
- * Appends each thread's state and kernel wait channel to the captured
- * output, so a timed-out run says where kestrel was stuck.
+ * Appends each thread's state, kernel wait channel and share of the last
+ * second on a CPU to the captured output, so a timed-out run says where
+ * kestrel was stuck: a vCPU near 1000 ms is a guest spinning, one near 0
+ * a guest halted with nothing to wake it.
  */
 static void describe_threads(pid_t pid, const char *outpath)
 {
@@ -72,6 +106,37 @@ static void describe_threads(pid_t pid, const char *outpath)
 		 (int)pid, outpath);
 	if (system(cmd) != 0)
 		fprintf(stderr, "harness: could not describe the threads of %d\n", (int)pid);
+	enum { MAX_THREADS = 64 };
+	char names[MAX_THREADS][32], later[MAX_THREADS][32];
+	unsigned long long before[MAX_THREADS], after[MAX_THREADS];
+	unsigned n = thread_cpu_ns(pid, names, before, MAX_THREADS);
+	sleep(1);
+	unsigned m = thread_cpu_ns(pid, later, after, MAX_THREADS);
+	FILE *out = fopen(outpath, "a");
+	for (unsigned i = 0; out && i < n && i < m; i++)
+		if (!strcmp(names[i], later[i]))
+			fprintf(out, "harness: thread %s ran %llu ms of the last 1000\n", names[i],
+				(after[i] - before[i]) / 1000000);
+	if (out)
+		fclose(out);
+}
+
+/*
+ * A stuck run is asked to stop as a user would (SIGTERM: kestrel flushes
+ * and prints its --stats, the device counters of the hang), then killed.
+ */
+static void stop_stuck(pid_t pid, int *wstatus)
+{
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, wstatus, WNOHANG) == pid)
+			return;
+		usleep(100 * 1000);
+	}
+	kill(pid, SIGKILL);
+	/* Bounded: a process stuck in the kernel may not die at once. */
+	for (int i = 0; i < 300 && waitpid(pid, wstatus, WNOHANG) != pid; i++)
+		usleep(100 * 1000);
 }
 
 /* What kestrel printed so far: the whole output file, NUL-terminated (caller frees). */
@@ -123,10 +188,7 @@ static struct run run_once(const char *const *args, unsigned int timeout_s, run_
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
 			describe_threads(pid, outpath);
-			kill(pid, SIGKILL);
-			/* Bounded: a process stuck in the kernel may not die at once. */
-			for (int i = 0; i < 300 && waitpid(pid, &wstatus, WNOHANG) != pid; i++)
-				usleep(100 * 1000);
+			stop_stuck(pid, &wstatus);
 			r.timed_out = true;
 			break;
 		}
@@ -155,20 +217,37 @@ static bool failed_before_guest_output(const struct run *r)
 	return !r->timed_out && r->status == 1 && strstr(r->out, "console bytes from guest 0\n");
 }
 
+/* The last `lines` lines of out. */
+static const char *tail_of(const char *out, int lines)
+{
+	const char *p = out + strlen(out);
+	while (p > out && lines >= 0)
+		if (*--p == '\n')
+			lines--;
+	return p == out ? p : p + 1;
+}
+
 struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 {
 	struct run r = run_once(args, timeout_s, NULL, NULL);
-	if (!failed_before_guest_output(&r))
-		return r;
 	/*
 	 * The nested KVM the test rig provides has, rarely, failed a guest
 	 * before its first output line (an application processor started at
-	 * the reset vector without a SIPI). Such a run is repeated once, loudly;
-	 * a failure that repeats is the test's result.
+	 * the reset vector without a SIPI), and wedged a guest mid-run (its
+	 * vCPU on the CPU without progress, no kernel message for minutes).
+	 * Such a run is repeated once, loudly, with the first run's end on
+	 * stderr; a failure that repeats is the test's result.
 	 */
-	const char *why = strstr(r.out, "kestrel: ");
-	fprintf(stderr, "harness: RETRY: kestrel failed before any guest output; running it again once. "
-		"First run: %.*s\n", why ? (int)strcspn(why, "\n") : 0, why ? why : "");
+	if (failed_before_guest_output(&r)) {
+		const char *why = strstr(r.out, "kestrel: ");
+		fprintf(stderr, "harness: RETRY: kestrel failed before any guest output; running it again once. "
+			"First run: %.*s\n", why ? (int)strcspn(why, "\n") : 0, why ? why : "");
+	} else if (r.timed_out) {
+		fprintf(stderr, "harness: RETRY: kestrel did not exit in %u s; running it again once. "
+			"First run's end:\n%s\n", timeout_s, tail_of(r.out, 40));
+	} else {
+		return r;
+	}
 	run_free(&r);
 	return run_once(args, timeout_s, NULL, NULL);
 }

@@ -17,15 +17,18 @@ struct run {
 
 /*
  * Runs kestrel with args (NULL-terminated), stdin from /dev/null. A run with
- * --stats that fails (exit 1) before the guest printed anything is repeated
- * once, with a "harness: RETRY" line on stderr (see harness.c).
+ * --stats that fails (exit 1) before the guest printed anything, or that
+ * does not exit within timeout_s, is repeated once, with a "harness: RETRY"
+ * line on stderr (see harness.c): a test's own time limit must allow
+ * RUN_ATTEMPTS runs.
  */
+#define RUN_ATTEMPTS 2
 struct run run_kestrel(const char *const *args, unsigned int timeout_s);
 
 /*
  * The same, calling watch(pid, output so far, arg) about every 50 ms while
  * kestrel runs, so a test can act on what it printed (free host space and
- * send a signal, say). No retry.
+ * send a signal, say). No retry (the watcher may have acted on the first).
  */
 typedef void (*run_watch_fn)(int pid, const char *out, void *arg);
 struct run run_kestrel_watched(const char *const *args, unsigned int timeout_s, run_watch_fn watch,

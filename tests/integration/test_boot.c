@@ -55,32 +55,32 @@ static void boot_and_check(const char *kernel, const char *cpus, const char *ent
 	run_free(&r);
 }
 
-Test(boot, bzimage_1cpu, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, bzimage_1cpu, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	boot_and_check("vmlinuz", "1", NULL, "boot format bzImage");
 }
 
-Test(boot, bzimage_2cpus, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, bzimage_2cpus, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	boot_and_check("vmlinuz", "2", NULL, "boot format bzImage");
 }
 
-Test(boot, vmlinux_pvh_1cpu, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, vmlinux_pvh_1cpu, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	boot_and_check("vmlinux", "1", NULL, "PVH entry");
 }
 
-Test(boot, vmlinux_pvh_2cpus, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, vmlinux_pvh_2cpus, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	boot_and_check("vmlinux", "2", NULL, "PVH entry");
 }
 
-Test(boot, vmlinux_64bit_entry_1cpu, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, vmlinux_64bit_entry_1cpu, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	boot_and_check("vmlinux", "1", "linux64", "64-bit entry");
 }
 
-Test(boot, vmlinux_64bit_entry_2cpus, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, vmlinux_64bit_entry_2cpus, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	boot_and_check("vmlinux", "2", "linux64", "64-bit entry");
 }
@@ -94,7 +94,7 @@ static struct run boot_cmd(const char *cmd)
 	return run_kestrel(args, BOOT_TIMEOUT);
 }
 
-Test(boot, reboot_exits_zero_with_a_message, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, reboot_exits_zero_with_a_message, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	struct run r = boot_cmd("reboot -f");
 	cr_assert_not(r.timed_out, "reboot hung:\n%s", r.out);
@@ -104,7 +104,7 @@ Test(boot, reboot_exits_zero_with_a_message, .timeout = BOOT_TIMEOUT + 30)
 	run_free(&r);
 }
 
-Test(boot, panic_exits_nonzero_with_a_message, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, panic_exits_nonzero_with_a_message, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	/* panic=-1 would reboot at once; pvpanic must win that race. */
 	struct run r = boot_cmd("echo c > /proc/sysrq-trigger");
@@ -116,7 +116,7 @@ Test(boot, panic_exits_nonzero_with_a_message, .timeout = BOOT_TIMEOUT + 30)
 	run_free(&r);
 }
 
-Test(boot, console_output_goes_to_a_file, .timeout = BOOT_TIMEOUT + 30)
+Test(boot, console_output_goes_to_a_file, .timeout = RUN_ATTEMPTS * BOOT_TIMEOUT + 30)
 {
 	const char *path = scratch_path("console.log");
 	char console[1100];
@@ -155,7 +155,7 @@ static int count_files(const char *dir, const char *prefix)
 }
 
 Test(boot, kernel_cache_decompresses_once_then_boots_the_cached_vmlinux,
-     .timeout = 2 * BOOT_TIMEOUT + 60)
+     .timeout = 2 * RUN_ATTEMPTS * BOOT_TIMEOUT + 60)
 {
 	char dir[1100];
 	snprintf(dir, sizeof(dir), "%s", scratch_path("kernel-cache"));

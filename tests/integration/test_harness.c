@@ -1,7 +1,7 @@
 /*
- * The harness's one retry rule, against a stand-in for kestrel (a shell
- * script): only a runtime failure before any guest output is run again,
- * once. No guest boots here.
+ * The harness's retry rule, against a stand-in for kestrel (a shell
+ * script): only a runtime failure before any guest output, or a run that
+ * does not exit in time, is run again, once. No guest boots here.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,13 +12,14 @@
 
 #include "tests/integration/harness.h"
 
-/* A fake kestrel that counts its runs in `count` and prints `out`, exiting with `status`. */
-static void fake_kestrel(const char *count, const char *out, int status)
+/* A fake kestrel that counts its runs in `count`, prints `out`, waits `sleep_s` and exits with `status`. */
+static void fake_kestrel(const char *count, const char *out, int sleep_s, int status)
 {
 	const char *script = scratch_path("fake-kestrel");
 	FILE *f = fopen(script, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "#!/bin/sh\necho x >>'%s'\nprintf '%s'\nexit %d\n", count, out, status);
+	fprintf(f, "#!/bin/sh\necho x >>'%s'\nprintf '%s'\nsleep %d\nexit %d\n", count, out, sleep_s,
+		status);
 	fclose(f);
 	cr_assert_eq(chmod(script, 0755), 0);
 	cr_assert_eq(setenv("KESTREL_BIN", script, 1), 0);
@@ -35,7 +36,7 @@ static int runs(const char *count)
 	return n;
 }
 
-static void expect_runs(const char *out, int status, int want)
+static void expect_runs_timed(const char *out, int sleep_s, int status, unsigned timeout_s, int want)
 {
 	char count[1100];
 	snprintf(count, sizeof(count), "%s", scratch_path("fake-count"));
@@ -43,10 +44,11 @@ static void expect_runs(const char *out, int status, int want)
 	const char *saved = getenv("KESTREL_BIN");
 	char restore[1100];
 	snprintf(restore, sizeof(restore), "%s", saved ? saved : "");
-	fake_kestrel(count, out, status);
+	fake_kestrel(count, out, sleep_s, status);
 	const char *args[] = {"--stats", NULL};
-	struct run r = run_kestrel(args, 30);
-	cr_assert_eq(r.status, status);
+	struct run r = run_kestrel(args, timeout_s);
+	if (!r.timed_out)
+		cr_assert_eq(r.status, status);
 	cr_assert_eq(runs(count), want, "'%s' exit %d: %d runs, want %d", out, status, runs(count), want);
 	run_free(&r);
 	if (saved)
@@ -57,6 +59,11 @@ static void expect_runs(const char *out, int status, int want)
 	unlink(scratch_path("fake-kestrel"));
 }
 
+static void expect_runs(const char *out, int status, int want)
+{
+	expect_runs_timed(out, 0, status, 30, want);
+}
+
 Test(harness, only_a_failure_before_any_guest_output_is_run_again_once)
 {
 	expect_runs("kestrel: stats: console bytes from guest 0\\n", 1, 2);
@@ -64,4 +71,10 @@ Test(harness, only_a_failure_before_any_guest_output_is_run_again_once)
 	expect_runs("kestrel: stats: console bytes from guest 0\\n", 0, 1);
 	expect_runs("kestrel: stats: console bytes from guest 0\\n", 2, 1);
 	expect_runs("kestrel: no stats\\n", 1, 1);
+}
+
+Test(harness, a_run_that_does_not_exit_in_time_is_run_again_once, .timeout = 60)
+{
+	expect_runs_timed("kestrel: stats: console bytes from guest 12\\n", 30, 0, 2, 2);
+	expect_runs_timed("kestrel: stats: console bytes from guest 12\\n", 0, 0, 2, 1);
 }

@@ -16,6 +16,7 @@
 #include "blklog/reader.h"
 #include "devices/blk.h"
 #include "devices/blk_log.h"
+#include "devices/log_marks.h"
 #include "tests/unit/rec_engine.h"
 
 static struct blk b;
@@ -298,4 +299,50 @@ Test(blk_log, a_log_that_cannot_be_written_stops_the_vm)
 	run(req(1, BLK_OP_FLUSH, 0, 0));
 	cr_assert_eq(dones[1], 1);
 	cr_assert_eq(blk_log_close(&log_), -ENOSPC);
+}
+
+Test(blk_log, marked_console_lines_are_logged_in_loop_order_and_bounded)
+{
+	setup_log(BLK_CACHE_WRITEBACK, BLK_LIE_NONE);
+	struct loop lp;
+	cr_assert_eq(loop_init(&lp, 8), 0);
+	struct blk_log *logs[] = {&log_};
+	static struct log_marks m;
+	log_marks_init(&m, "DURABLE ", &lp, logs, 1);
+	run(req(0, BLK_OP_FLUSH, 0, 0));
+	log_marks_line(&m, "DURABLE 1", 9);
+	log_marks_line(&m, "DURABLE", 7);        /* shorter than the prefix */
+	log_marks_line(&m, "something else", 14);
+	cr_assert(loop_run_pending(&lp, 4));
+	run(req(1, BLK_OP_WRITE, 0, 0));
+	/* More marks than the queue holds before the loop runs: the rest are dropped. */
+	for (unsigned i = 0; i < LOG_MARKS_QUEUE + 5; i++)
+		log_marks_line(&m, "DURABLE 2", 9);
+	cr_assert(loop_run_pending(&lp, 4));
+	cr_assert_eq(m.recorded, 1 + LOG_MARKS_QUEUE);
+	cr_assert_eq(m.dropped, 5);
+	check_log();
+	cr_assert_eq(check.marks, 1 + LOG_MARKS_QUEUE);
+	blklog_promise_free(&check);
+
+	struct blklog_reader rd;
+	char err[256];
+	cr_assert_eq(blklog_open(&rd, path, err, sizeof(err)), 0, "%s", err);
+	struct blklog_entry e;
+	const uint8_t *d;
+	uint16_t types[4];
+	for (unsigned i = 0; i < 4; i++) {
+		cr_assert_eq(blklog_next(&rd, &e, &d, err, sizeof(err)), 1, "%s", err);
+		types[i] = e.type;
+		if (i == 1)
+			cr_assert(e.data_len == 9 && !memcmp(d, "DURABLE 1", 9), "the line's text");
+	}
+	/* The flush's promise, then its mark, then the write, then the next marks. */
+	cr_assert_eq(types[0], BLKLOG_PROMISE);
+	cr_assert_eq(types[1], BLKLOG_MARK);
+	cr_assert_eq(types[2], BLKLOG_WRITE);
+	cr_assert_eq(types[3], BLKLOG_MARK);
+	blklog_close(&rd);
+	log_marks_destroy(&m);
+	loop_destroy(&lp);
 }

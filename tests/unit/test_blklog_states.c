@@ -169,3 +169,23 @@ Test(blklog_states, random_states_tear_writes_by_sector_and_repeat_by_seed)
 	cr_assert_str_eq(image(), first, "the same seed, the same state");
 	blklog_states_close(&st);
 }
+
+Test(blklog_states, each_point_knows_the_last_mark_before_it)
+{
+	start();
+	blk_log_promise(&lg, 1, true, 0, 0); /* seq 0: point 0, no mark yet */
+	cr_assert(blk_log_mark(&lg, "DURABLE 1", 9)); /* seq 1 */
+	blk_log_promise(&lg, 1, true, 0, 0); /* seq 2: point 1 */
+	cr_assert(blk_log_mark(&lg, "DURABLE 2", 9));
+	cr_assert(blk_log_mark(&lg, "DURABLE 3", 9));
+	blk_log_promise(&lg, 1, true, 0, 0); /* seq 5: point 2 */
+	finish_log();
+	open_states();
+	cr_assert_eq(st.npoints, 3);
+	cr_assert_eq(blklog_states_marks_before(&st, 0), 0);
+	cr_assert_eq(blklog_states_marks_before(&st, 1), 1);
+	cr_assert_eq(blklog_states_marks_before(&st, 2), 3);
+	cr_assert_str_eq(st.marks[0].text, "DURABLE 1");
+	cr_assert_str_eq(st.marks[2].text, "DURABLE 3");
+	blklog_states_close(&st);
+}

@@ -199,6 +199,19 @@ Test(config, a_write_log_and_the_test_only_lies)
 		     "k", "--disk", "path=x,if=ahci,x-lie=sometimes");
 }
 
+Test(config, log_marks_need_a_prefix_and_a_logged_disk)
+{
+	const char *const args[] = {"--kernel", "k", "--log-marks", "DURABLE ", "--disk",
+				    "path=x,if=virtio-blk,log=/tmp/x.log", NULL};
+	struct vm_config c;
+	char e[256];
+	cr_assert_eq(parse(&c, e, args), CONFIG_OK, "%s", e);
+	cr_assert_str_eq(c.log_marks, "DURABLE ");
+	EXPECT_ERROR("--log-marks: no --disk has a write log (log=FILE)", "--kernel", "k",
+		     "--log-marks", "DURABLE ", "--disk", "path=x,if=virtio-blk");
+	EXPECT_ERROR("--log-marks: empty prefix", "--kernel", "k", "--log-marks", "");
+}
+
 Test(config, bad_disk_specs_are_refused_by_name)
 {
 	EXPECT_ERROR("--disk: werror='enospc' is not report or stop", "--kernel", "k", "--disk",

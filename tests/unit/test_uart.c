@@ -158,3 +158,41 @@ Test(console, escape_sequences)
 	cr_assert_eq(console_filter(&esc, c, sizeof(c), &quit), 0);
 	cr_assert(quit);
 }
+
+static char lines[4][UART_LINE_MAX + 1];
+static unsigned nlines;
+static void on_line(void *ctx, const char *line, size_t len)
+{
+	cr_assert_lt(nlines, 4);
+	memcpy(lines[nlines], line, len);
+	lines[nlines++][len] = '\0';
+}
+
+static void say(const char *s)
+{
+	while (*s)
+		wr(0, (uint8_t)*s++);
+}
+
+Test(uart, whole_output_lines_reach_the_line_hook)
+{
+	u.line_out = on_line;
+	nlines = 0;
+	say("DUR");
+	wr(1, 0x02); /* the driver rewrites IER mid-line: output is flushed, the line goes on */
+	say("ABLE 1\r\n");
+	cr_assert_eq(nlines, 1);
+	cr_assert_str_eq(lines[0], "DURABLE 1", "one line, without CR and LF");
+	wr(4, 0x10); /* loopback: what is sent goes back in, not out */
+	say("looped\n");
+	wr(4, 0x00);
+	cr_assert_eq(nlines, 1);
+	for (unsigned i = 0; i < UART_LINE_MAX + 10; i++)
+		wr(0, 'x');
+	say("\nok\n");
+	cr_assert_eq(nlines, 2, "a line longer than the buffer is not passed on");
+	cr_assert_str_eq(lines[1], "ok", "and the next one is whole");
+	char buf[1024];
+	while (read(out[0], buf, sizeof(buf)) > 0) {
+	}
+}
