@@ -1,19 +1,19 @@
 /*
  * Crash states on every frontend and cache mode: each disk runs the guest's
  * crash-workload (fsync'd appends, rename-over with a directory fsync, and
- * sqlite3 transactions with synchronous=FULL in WAL mode, on ext4 made on
- * the host),
+ * sqlite3 transactions with synchronous=FULL in WAL mode, on ext4 or XFS
+ * made on the host),
  * printing what it was told is durable; kestrel records those lines in
  * the disk's write log (--log-marks). kestrel-crashcheck must then find
  * every promise kept, and every crash state it builds must recover with
- * nothing the guest was told missing (tests/integration/crash-check-ext4-sqlite).
+ * nothing the guest was told missing (tests/integration/crash-check).
  * Writeback disks switch their write cache off halfway. The controls, an
  * `unsafe` disk and one that drops flushes, must fail the crash states: a
  * check that passes them is broken.
  *
- * Three boots (at most eight disks each): virtio-blk and virtio-scsi;
+ * Four boots (at most eight disks each): virtio-blk and virtio-scsi;
  * AHCI and the controls; AHCI with libata.fua=1 (journal commits as FUA
- * writes). Sizes and state counts keep the suite within its time budget;
+ * writes); the same workload on XFS on each frontend, with `unsafe`. Sizes and state counts keep the suite within its time budget;
  * tools/bench-crash runs the long sweep.
  */
 #include <criterion/criterion.h>
@@ -56,8 +56,13 @@ static void sh(const char *fmt, ...)
 	cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
 }
 
-static void crash_matrix(const struct crash_disk *disks, unsigned n, const char *kargs)
+/*
+ * One boot with disks[0..n) on `fs` (ext4, or xfs: mkfs.xfs wants 300 MB at
+ * least), kargs on the kernel command line; then each disk's verdicts.
+ */
+static void crash_matrix(const struct crash_disk *disks, unsigned n, const char *kargs, const char *fs)
 {
+	long long base_mib = strcmp(fs, "xfs") ? 64 : 320;
 	static char imgs[MAX_CRASH_DISKS][1100], specs[MAX_CRASH_DISKS][18000];
 	const char *spec_ptrs[MAX_CRASH_DISKS];
 	char cmd[1500];
@@ -65,13 +70,14 @@ static void crash_matrix(const struct crash_disk *disks, unsigned n, const char 
 	cr_assert_leq(n, MAX_CRASH_DISKS);
 	for (unsigned i = 0; i < n; i++) {
 		/* Each its own size, so the guest finds it whatever the probe order. */
-		long long size = (64ll + i) << 20;
+		long long size = (base_mib + i) << 20;
 		char name[32];
 		snprintf(name, sizeof(name), "crash%u.img", i);
 		snprintf(imgs[i], sizeof(imgs[i]), "%s", make_image(name, size));
 		/* The file system is made on the host: the log starts from it (the base). */
-		sh("mkfs.ext4 -q -F '%s' && cp --sparse=always '%s' '%s.base' && rm -f '%s.results'",
-		   imgs[i], imgs[i], imgs[i], imgs[i]);
+		sh("%s '%s' && cp --sparse=always '%s' '%s.base' && rm -f '%s.results'",
+		   strcmp(fs, "xfs") ? "mkfs.ext4 -q -F" : "mkfs.xfs -q -f", imgs[i], imgs[i], imgs[i],
+		   imgs[i]);
 		snprintf(specs[i], sizeof(specs[i]), "path=%s,if=%s,cache=%s,x-lie=%s,log=%s.log",
 			 imgs[i], disks[i].iface, disks[i].cache, disks[i].lie, imgs[i]);
 		spec_ptrs[i] = specs[i];
@@ -83,7 +89,7 @@ static void crash_matrix(const struct crash_disk *disks, unsigned n, const char 
 	char val[64];
 	for (unsigned i = 0; i < n; i++) {
 		const struct crash_disk *d = &disks[i];
-		long long sectors = ((64ll + i) << 20) / 512;
+		long long sectors = ((base_mib + i) << 20) / 512;
 		char key[48];
 		snprintf(key, sizeof(key), "CRASH_WORKLOAD_%lld", sectors);
 		cr_assert(guest_value(&r, key, val, sizeof(val)) && !strcmp(val, "ok"),
@@ -96,10 +102,10 @@ static void crash_matrix(const struct crash_disk *disks, unsigned n, const char 
 		static char args[24000], out[32768], log[9000];
 		snprintf(log, sizeof(log), "%s.log", imgs[i]);
 		snprintf(args, sizeof(args), "--base '%s.base' --states %d --check 'sh %s \"$1\" %lld %s.results'",
-			 imgs[i], STATES, KESTREL_TEST_SCRIPTS "/crash-check-ext4-sqlite", sectors, imgs[i]);
+			 imgs[i], STATES, KESTREL_TEST_SCRIPTS "/crash-check", sectors, imgs[i]);
 		int status = crashcheck(log, args, out, sizeof(out));
-		cr_log_info("%s cache=%s x-lie=%s%s: %s", d->iface, d->cache, d->lie,
-			    d->switch_off ? " (cache off halfway)" : "", out);
+		cr_log_info("%s cache=%s x-lie=%s%s on %s: %s", d->iface, d->cache, d->lie,
+			    d->switch_off ? " (cache off halfway)" : "", fs, out);
 		/* Every workload round printed both marks, and they reached the log. */
 		char marks[64];
 		snprintf(marks, sizeof(marks), ", %d marks", 2 * ROUNDS * (int)n);
@@ -130,7 +136,7 @@ Test(crash, virtio_blk_and_virtio_scsi_in_every_cache_mode, .timeout = CRASH_TIM
 		{"virtio-scsi", "writethrough", "none", true, false},
 		{"virtio-scsi", "directsync", "none", true, false},
 	};
-	crash_matrix(disks, 8, "");
+	crash_matrix(disks, 8, "", "ext4");
 }
 
 Test(crash, ahci_in_every_cache_mode_and_the_controls_fail, .timeout = CRASH_TIMEOUT)
@@ -143,7 +149,7 @@ Test(crash, ahci_in_every_cache_mode_and_the_controls_fail, .timeout = CRASH_TIM
 		{"virtio-blk", "unsafe", "none", false, false},
 		{"virtio-blk", "writeback", "no-flush", false, false},
 	};
-	crash_matrix(disks, 6, "");
+	crash_matrix(disks, 6, "", "ext4");
 }
 
 Test(crash, ahci_with_fua_in_every_cache_mode, .timeout = CRASH_TIMEOUT)
@@ -154,5 +160,16 @@ Test(crash, ahci_with_fua_in_every_cache_mode, .timeout = CRASH_TIMEOUT)
 		{"ahci", "writethrough", "none", true, false},
 		{"ahci", "directsync", "none", true, false},
 	};
-	crash_matrix(disks, 4, "libata.fua=1");
+	crash_matrix(disks, 4, "libata.fua=1", "ext4");
+}
+
+Test(crash, xfs_on_each_frontend_and_unsafe_fails, .timeout = CRASH_TIMEOUT)
+{
+	static const struct crash_disk disks[] = {
+		{"virtio-blk", "writeback", "none", true, true},
+		{"virtio-scsi", "none", "none", true, false},
+		{"ahci", "writeback", "none", true, false},
+		{"virtio-blk", "unsafe", "none", false, false},
+	};
+	crash_matrix(disks, 4, "", "xfs");
 }
