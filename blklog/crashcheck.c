@@ -13,8 +13,9 @@
  *       rebuilt; KESTREL_CRASH_POINT, _POINTS and _VARIANT say which state
  *       it is; KESTREL_CRASH_MARKS names a file with the guest's
  *       --log-marks lines before it, one a line, and KESTREL_CRASH_MARK is
- *       the last: what the application had been told was durable). Without --check, an ext4 image gets journal recovery
- *       and e2fsck -fn, undone with e2undo.
+ *       the last: what the application had been told was durable).
+ *       Without --check, an ext4 image gets journal recovery and e2fsck
+ *       -fn, undone with e2undo.
  *
  * Exit: 0 every promise kept and every state good; 1 a promise broken or a
  * state failed (each listed, with its recipe); 2 bad usage, an unreadable
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +294,7 @@ static int crash_states(const struct options *o)
 		strncat(work, ".work", sizeof(work) - strlen(work) - 1);
 	snprintf(out, sizeof(out), "%s.check-output", work);
 	snprintf(marks_path, sizeof(marks_path), "%s.marks", work);
+	size_t marks_written = SIZE_MAX; /* how many marks the file holds */
 	const char *cmd = o->check;
 	if (!cmd) {
 		if (!is_ext4(o->base)) {
@@ -362,11 +365,13 @@ static int crash_states(const struct options *o)
 		bytes += s.state_bytes;
 		size_t nmarks = blklog_states_marks_before(&s, st->point);
 		const char *mark = nmarks ? s.marks[nmarks - 1].text : NULL;
-		if (write_marks(marks_path, &s, nmarks)) {
+		/* States come in point order: the file changes only when a point passes a mark. */
+		if (nmarks != marks_written && write_marks(marks_path, &s, nmarks)) {
 			fprintf(stderr, "kestrel-crashcheck: %s: %s\n", marks_path, strerror(errno));
 			status = 2;
 			break;
 		}
+		marks_written = nmarks;
 		int rc = run_check(cmd, work, out, st->point, points, st->v, marks_path, mark);
 		checked++;
 		if (rc != 0) {

@@ -8,8 +8,9 @@
  * A line is queued by the vCPU that printed it and written to the logs by
  * the loop, after everything that had happened on the loop by then: a mark
  * printed once an fsync returned comes after that fsync's promise. The
- * queue is bounded; a mark that finds it full, or a log at its backlog
- * limit, is dropped and counted (a guest cannot grow host memory with marks).
+ * queue is bounded; a mark that finds it full is dropped, and one that finds
+ * a log at its backlog limit is left out of that log; either counts as
+ * dropped (a guest cannot grow host memory with marks).
  *
  * Threads: log_marks_init on the main thread before the guest starts;
  * log_marks_line on vCPU threads (the UART's line hook); the rest on the loop.

@@ -144,13 +144,14 @@ static bool line_locked(struct uart *u, uint8_t b)
 	return false;
 }
 
-static void tx_locked(struct uart *u, uint8_t b)
+/* Returns whether b ended a whole line for the line hook (u->line holds it). */
+static bool tx_locked(struct uart *u, uint8_t b)
 {
-	u->line_whole = false;
+	bool whole = false;
 	if (u->mcr & MCR_LOOP) {
 		rx_put_locked(u, b);
 	} else {
-		u->line_whole = u->line_out && line_locked(u, b);
+		whole = u->line_out && line_locked(u, b);
 		u->tx_bytes++;
 		u->out[u->out_len++] = (char)b;
 		if (b == '\n' || u->out_len == UART_OUT_BUF)
@@ -158,6 +159,7 @@ static void tx_locked(struct uart *u, uint8_t b)
 	}
 	/* Transmission is instantaneous: THR is empty again at once. */
 	u->thre_pending = true;
+	return whole;
 }
 
 static uint8_t msr_locked(const struct uart *u)
@@ -225,8 +227,7 @@ static void uart_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
 		} else {
-			tx_locked(u, v);
-			if (u->line_whole) {
+			if (tx_locked(u, v)) {
 				line_len = u->line_len;
 				memcpy(line, u->line, line_len);
 			}

@@ -45,7 +45,7 @@ struct uart {
 	void *line_out_ctx;
 	char line[UART_LINE_MAX];
 	size_t line_len;
-	bool line_cut, line_ended, line_whole;
+	bool line_cut, line_ended;
 };
 
 void uart_init(struct uart *u, int irq_fd, int out_fd);

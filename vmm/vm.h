@@ -39,9 +39,6 @@ struct vm_files {
 	size_t initrd_len;
 	int console_out; /* -1 for none */
 	int console_in;  /* -1 for none */
-	struct log_marks marks; /* --log-marks */
-	bool has_marks;
-	struct blk_log *mark_logs[CONFIG_MAX_DISKS];
 	struct blk *disks[CONFIG_MAX_DISKS]; /* opened and checked; cfg->disks[i] describes each */
 };
 

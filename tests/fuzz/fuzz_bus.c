@@ -35,6 +35,14 @@ static const uint64_t pio_targets[] = {PORT_COM1, PORT_ACPI_SLEEP_CTL, PORT_I804
 				       PCI_CONFIG_PORT, 0x80, 0xFFFF};
 static const uint64_t mmio_targets[] = {LAYOUT_PVPANIC, DEV_BAR, 0xFEC00000, 0};
 
+/* The line hook gets whole lines only: no newline inside, within the bound. */
+static void check_line(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	FUZZ_CHECK(len <= UART_LINE_MAX);
+	FUZZ_CHECK(memchr(line, '\n', len) == NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -49,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&mmio, 0, sizeof(mmio));
 	stopped = VM_RUNNING;
 	uart_init(&uart, -1, -1);
+	uart.line_out = check_line; /* as --log-marks hooks it */
 	power.ctl = &ctl;
 	pvpanic.ctl = &ctl;
 	pci_bus_init(&pci);
