@@ -40,9 +40,20 @@ void config_usage(void)
 {
 	printf(
 "usage: kestrel --kernel PATH [options]\n"
+"       kestrel --api-sock PATH [--config-file FILE] [options]\n"
+"       kestrel --no-api --config-file FILE [options]\n"
 "\n"
 "Boots a Linux kernel in a KVM microVM.\n"
 "\n"
+"  --api-sock PATH      serve Firecracker's REST API on a Unix socket at PATH;\n"
+"                       without --kernel or --config-file, the VM is configured\n"
+"                       and started through it (PUT /actions InstanceStart)\n"
+"  --config-file FILE   a Firecracker JSON configuration (boot-source, drives,\n"
+"                       machine-config, ...): boots at once\n"
+"  --no-api             with --config-file: no API socket\n"
+"  --id ID              the instance id GET / reports\n"
+"  --log-path FILE      kestrel's messages go to FILE as well as stderr\n"
+"  --level LEVEL        Error, Warning, Info, Debug, Trace or Off (accepted)\n"
 "  --kernel PATH        bzImage (as /boot/vmlinuz-*), or an ELF vmlinux\n"
 "  --initrd PATH        initramfs image\n"
 "  --cmdline \"ARGS\"     kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
@@ -102,7 +113,37 @@ static enum config_result fail(char *errbuf, size_t errlen, const char *fmt, ...
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
 	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY, OPT_KERNEL_CACHE, OPT_LOG_MARKS,
+	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_LOG_PATH, OPT_LEVEL, OPT_METRICS_PATH,
+	OPT_IGNORED, OPT_IGNORED_ARG,
 };
+
+/* Firecracker's IDs: what its API and --id accept. */
+bool config_valid_id(const char *s, bool dash)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || (dash && *s == '-')))
+			return false;
+	return true;
+}
+
+enum config_result config_finish(struct vm_config *cfg, char *errbuf, size_t errlen)
+{
+	if (cfg->log_marks) {
+		bool logged = false;
+		for (unsigned i = 0; i < cfg->ndisks; i++)
+			logged |= cfg->disks[i].log[0] != 0;
+		if (!logged)
+			return fail(errbuf, errlen, "--log-marks: no --disk has a write log (log=FILE)");
+	}
+	/* Like QEMU's virtio-blk-pci num-queues=auto: one queue per vCPU. */
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (!cfg->disks[i].queues)
+			cfg->disks[i].queues = cfg->cpus < DISK_MAX_QUEUES ? cfg->cpus : DISK_MAX_QUEUES;
+	return CONFIG_OK;
+}
 
 enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				char *errbuf, size_t errlen)
@@ -119,6 +160,21 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		{"kernel-cache", required_argument, NULL, OPT_KERNEL_CACHE},
 		{"log-marks", required_argument, NULL, OPT_LOG_MARKS},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"api-sock", required_argument, NULL, OPT_API_SOCK},
+		{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
+		{"no-api", no_argument, NULL, OPT_NO_API},
+		{"id", required_argument, NULL, OPT_ID},
+		{"log-path", required_argument, NULL, OPT_LOG_PATH},
+		{"level", required_argument, NULL, OPT_LEVEL},
+		{"metrics-path", required_argument, NULL, OPT_METRICS_PATH},
+		/* What Firecracker's clients and jailer pass that kestrel does not need. */
+		{"no-seccomp", no_argument, NULL, OPT_IGNORED},
+		{"boot-timer", no_argument, NULL, OPT_IGNORED},
+		{"show-level", no_argument, NULL, OPT_IGNORED},
+		{"show-log-origin", no_argument, NULL, OPT_IGNORED},
+		{"seccomp-filter", required_argument, NULL, OPT_IGNORED_ARG},
+		{"start-time-us", required_argument, NULL, OPT_IGNORED_ARG},
+		{"start-time-cpu-us", required_argument, NULL, OPT_IGNORED_ARG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -133,14 +189,16 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 
 	optind = 1;
 	opterr = 0;
+	bool cmdline_given = false;
 	int c;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case OPT_KERNEL: cfg->kernel = optarg; break;
 		case OPT_INITRD: cfg->initrd = optarg; break;
-		case OPT_CMDLINE: cfg->cmdline = optarg; break;
+		case OPT_CMDLINE: cfg->cmdline = optarg; cmdline_given = true; break;
 		case OPT_MEM:
+			cfg->mem_given = true;
 			if (config_parse_size(optarg, &cfg->mem_size))
 				return fail(errbuf, errlen, "--mem: '%s' is not a size (use e.g. 512M or 2G)", optarg);
 			if (cfg->mem_size < CONFIG_MIN_MEM || cfg->mem_size > CONFIG_MAX_MEM)
@@ -154,6 +212,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			if (n < 1 || n > CONFIG_MAX_CPUS)
 				return fail(errbuf, errlen, "--cpus: %ld is outside 1..%d", n, CONFIG_MAX_CPUS);
 			cfg->cpus = (unsigned)n;
+			cfg->cpus_given = true;
 			break;
 		}
 		case OPT_CONSOLE:
@@ -203,11 +262,56 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		}
 		case OPT_STATS: cfg->stats = true; break;
+		case OPT_API_SOCK:
+			if (!*optarg)
+				return fail(errbuf, errlen, "--api-sock: empty path");
+			if (strlen(optarg) >= CONFIG_SOCK_PATH_MAX)
+				return fail(errbuf, errlen, "--api-sock: a path longer than %d bytes",
+					    CONFIG_SOCK_PATH_MAX - 1);
+			cfg->api_sock = optarg;
+			break;
+		case OPT_CONFIG_FILE:
+			if (!*optarg)
+				return fail(errbuf, errlen, "--config-file: empty path");
+			cfg->config_file = optarg;
+			break;
+		case OPT_NO_API: cfg->no_api = true; break;
+		case OPT_ID:
+			if (!config_valid_id(optarg, true) || strlen(optarg) > CONFIG_ID_MAX)
+				return fail(errbuf, errlen, "--id: '%s' is not 1..%d letters, digits, '_' or '-'",
+					    optarg, CONFIG_ID_MAX);
+			cfg->id = optarg;
+			break;
+		case OPT_LOG_PATH:
+			if (!*optarg)
+				return fail(errbuf, errlen, "--log-path: empty path");
+			cfg->log_path = optarg;
+			break;
+		case OPT_LEVEL: {
+			static const char *const levels[] = {"error", "warning", "warn", "info", "debug",
+							     "trace", "off"};
+			bool ok = false;
+			for (unsigned i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+				ok |= !strcasecmp(optarg, levels[i]);
+			if (!ok)
+				return fail(errbuf, errlen, "--level: '%s' is not Error, Warning, Info, Debug, "
+					    "Trace or Off", optarg);
+			break;
+		}
+		case OPT_METRICS_PATH:
+			if (!*optarg)
+				return fail(errbuf, errlen, "--metrics-path: empty path");
+			cfg->metrics_path = optarg;
+			break;
+		case OPT_IGNORED:
+		case OPT_IGNORED_ARG:
+			break;
 		case OPT_HELP:
 			config_usage();
 			return CONFIG_EXIT_OK;
 		case OPT_VERSION:
-			printf("kestrel %s\n", KESTREL_VERSION);
+			/* "<Name> v<semver>" first: Kata reads the version from the second field. */
+			printf("Kestrel v%s\n", KESTREL_VERSION);
 			return CONFIG_EXIT_OK;
 		case ':':
 			return fail(errbuf, errlen, "option '%s' needs a value", argv[optind - 1]);
@@ -217,18 +321,19 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 	}
 	if (optind < argc)
 		return fail(errbuf, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-	if (!cfg->kernel)
-		return fail(errbuf, errlen, "--kernel is required (see --help)");
-	if (cfg->log_marks) {
-		bool logged = false;
-		for (unsigned i = 0; i < cfg->ndisks; i++)
-			logged |= cfg->disks[i].log[0] != 0;
-		if (!logged)
-			return fail(errbuf, errlen, "--log-marks: no --disk has a write log (log=FILE)");
+	if (cfg->no_api && !cfg->config_file)
+		return fail(errbuf, errlen, "--no-api needs --config-file (nothing else could start the VM)");
+	if (cfg->no_api && cfg->api_sock)
+		return fail(errbuf, errlen, "--no-api and --api-sock contradict each other");
+	if (cfg->kernel && cfg->config_file)
+		return fail(errbuf, errlen, "--kernel and --config-file both say what to boot; use one");
+	if (!cfg->kernel) {
+		if (!cfg->config_file && !cfg->api_sock)
+			return fail(errbuf, errlen, "--kernel, --config-file or --api-sock is required (see --help)");
+		/* The API and the file name the kernel and the disks, with drive ids. */
+		if (cfg->initrd || cfg->ndisks || cmdline_given)
+			return fail(errbuf, errlen, "--initrd, --cmdline and --disk go with --kernel; "
+				    "with the API or --config-file use boot-source and drives");
 	}
-	/* Like QEMU's virtio-blk-pci num-queues=auto: one queue per vCPU. */
-	for (unsigned i = 0; i < cfg->ndisks; i++)
-		if (!cfg->disks[i].queues)
-			cfg->disks[i].queues = cfg->cpus < DISK_MAX_QUEUES ? cfg->cpus : DISK_MAX_QUEUES;
-	return CONFIG_OK;
+	return config_finish(cfg, errbuf, errlen);
 }

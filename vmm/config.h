@@ -15,6 +15,8 @@
 #define CONFIG_MIN_MEM (16ull << 20)
 #define CONFIG_MAX_MEM (1ull << 40)
 #define CONFIG_MAX_DISKS 8 /* each virtio-blk disk takes one of the free IOAPIC pins */
+#define CONFIG_SOCK_PATH_MAX 108 /* sun_path */
+#define CONFIG_ID_MAX 64
 
 enum console_mode {
 	CONSOLE_STDIO,
@@ -43,6 +45,15 @@ struct vm_config {
 	bool stats;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
+
+	/* How the VM is configured when not by --kernel: the API and/or a file. */
+	const char *api_sock;    /* --api-sock PATH, or NULL */
+	const char *config_file; /* --config-file FILE (Firecracker's format), or NULL */
+	bool no_api;
+	const char *id;          /* --id, for GET / (default "anonymous-instance") */
+	const char *log_path;    /* --log-path: kestrel's messages go there too */
+	const char *metrics_path;
+	bool mem_given, cpus_given; /* --mem/--cpus were on the command line */
 };
 
 enum config_result {
@@ -58,9 +69,22 @@ enum config_result {
 enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				char *errbuf, size_t errlen);
 
+/*
+ * The rules every configuration obeys, however it was built (command line,
+ * API, config file): a write log for --log-marks, one queue per vCPU for a
+ * disk that did not say. CONFIG_ERROR with a message, or CONFIG_OK.
+ */
+enum config_result config_finish(struct vm_config *cfg, char *errbuf, size_t errlen);
+
 /* "512M", "2G", "65536K", "1048576" → bytes. -EINVAL on anything else. */
 int config_parse_size(const char *s, uint64_t *out);
 
 void config_usage(void);
+
+/*
+ * An id as Firecracker takes it: letters, digits and '_' (a resource id in
+ * the API), and '-' too when dash is set (--id).
+ */
+bool config_valid_id(const char *s, bool dash);
 
 #endif

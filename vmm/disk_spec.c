@@ -39,24 +39,25 @@ static const char *take_value(const char *p, char *out, size_t cap)
 	return p;
 }
 
-static int parse_on_off(const char *key, const char *v, bool *out, char *err, size_t errlen)
+static int parse_on_off(const char *who, const char *key, const char *v, bool *out, char *err,
+			size_t errlen)
 {
 	if (!strcmp(v, "on")) {
 		*out = true;
 	} else if (!strcmp(v, "off")) {
 		*out = false;
 	} else {
-		return fail(err, errlen, "--disk: %s='%s' is not on or off", key, v);
+		return fail(err, errlen, "%s: %s='%s' is not on or off", who, key, v);
 	}
 	return 0;
 }
 
-static int set_key(struct disk_config *d, const char *key, const char *v, bool *seen_if,
-		   char *err, size_t errlen)
+int disk_spec_set(struct disk_config *d, const char *who, const char *key, const char *v,
+		  char *err, size_t errlen)
 {
 	if (!strcmp(key, "path")) {
 		if (!*v)
-			return fail(err, errlen, "--disk: empty path=");
+			return fail(err, errlen, "%s: empty path=", who);
 		snprintf(d->path, sizeof(d->path), "%s", v);
 	} else if (!strcmp(key, "if")) {
 		unsigned i;
@@ -64,34 +65,33 @@ static int set_key(struct disk_config *d, const char *key, const char *v, bool *
 			if (!strcmp(v, iface_names[i]))
 				break;
 		if (i == sizeof(iface_names) / sizeof(iface_names[0]))
-			return fail(err, errlen, "--disk: if='%s' is not virtio-blk, ahci or virtio-scsi", v);
+			return fail(err, errlen, "%s: if='%s' is not virtio-blk, ahci or virtio-scsi", who, v);
 		d->iface = (enum disk_iface)i;
-		*seen_if = true;
 	} else if (!strcmp(key, "cache")) {
 		if (blk_cache_parse(v, &d->cache))
 			return fail(err, errlen,
-				    "--disk: cache='%s' is not writeback, writethrough, none, directsync or unsafe", v);
+				    "%s: cache='%s' is not writeback, writethrough, none, directsync or unsafe", who, v);
 	} else if (!strcmp(key, "readonly")) {
-		return parse_on_off(key, v, &d->readonly, err, errlen);
+		return parse_on_off(who, key, v, &d->readonly, err, errlen);
 	} else if (!strcmp(key, "serial")) {
 		if (strlen(v) > DISK_SERIAL_MAX)
-			return fail(err, errlen, "--disk: serial='%s' is longer than %d characters", v,
+			return fail(err, errlen, "%s: serial='%s' is longer than %d characters", who, v,
 				    DISK_SERIAL_MAX);
 		for (const char *c = v; *c; c++)
 			if (*c < 0x20 || *c > 0x7e)
-				return fail(err, errlen, "--disk: serial= must be printable ASCII");
+				return fail(err, errlen, "%s: serial= must be printable ASCII", who);
 		snprintf(d->serial, sizeof(d->serial), "%s", v);
 	} else if (!strcmp(key, "queues")) {
 		char *end;
 		errno = 0;
 		long n = strtol(v, &end, 10);
 		if (errno || end == v || *end || n < 1 || n > DISK_MAX_QUEUES)
-			return fail(err, errlen, "--disk: queues='%s' is not a number in 1..%d", v,
+			return fail(err, errlen, "%s: queues='%s' is not a number in 1..%d", who, v,
 				    DISK_MAX_QUEUES);
 		d->queues = (unsigned)n;
 	} else if (!strcmp(key, "log")) {
 		if (!*v)
-			return fail(err, errlen, "--disk: log= needs a file name");
+			return fail(err, errlen, "%s: log= needs a file name", who);
 		snprintf(d->log, sizeof(d->log), "%s", v);
 	} else if (!strcmp(key, "x-lie")) {
 		/* Test-only, so not in the list of keys below nor in --help. */
@@ -101,7 +101,7 @@ static int set_key(struct disk_config *d, const char *key, const char *v, bool *
 			i++;
 		if (i == 4)
 			return fail(err, errlen,
-				    "--disk: x-lie='%s' is not none, hide-cache, no-flush or no-fua", v);
+				    "%s: x-lie='%s' is not none, hide-cache, no-flush or no-fua", who, v);
 		d->lie = i;
 	} else if (!strcmp(key, "werror")) {
 		if (!strcmp(v, "report"))
@@ -109,10 +109,10 @@ static int set_key(struct disk_config *d, const char *key, const char *v, bool *
 		else if (!strcmp(v, "stop"))
 			d->werror = DISK_WERROR_STOP;
 		else
-			return fail(err, errlen, "--disk: werror='%s' is not report or stop", v);
+			return fail(err, errlen, "%s: werror='%s' is not report or stop", who, v);
 	} else {
 		return fail(err, errlen,
-			    "--disk: unknown key '%s' (path, if, cache, readonly, serial, queues, werror, log)",
+			    "%s: unknown key '%s' (path, if, cache, readonly, serial, queues, werror, log)", who,
 			    key);
 	}
 	return 0;
@@ -140,9 +140,10 @@ int disk_spec_parse(const char *spec, struct disk_config *d, char *err, size_t e
 		p = take_value(eq + 1, value, sizeof(value));
 		if (!p)
 			return fail(err, errlen, "--disk: value of %s= is too long", key);
-		int ret = set_key(d, key, value, &seen_if, err, errlen);
+		int ret = disk_spec_set(d, "--disk", key, value, err, errlen);
 		if (ret)
 			return ret;
+		seen_if |= !strcmp(key, "if");
 		if (*p == ',')
 			p++;
 	}

@@ -50,6 +50,13 @@ struct disk_config {
  */
 int disk_spec_parse(const char *spec, struct disk_config *d, char *err, size_t errlen);
 
+/*
+ * One key=value of a spec, by the same rules (the API's drive extension
+ * uses it too); `who` begins the message ("--disk", "drive rootfs").
+ */
+int disk_spec_set(struct disk_config *d, const char *who, const char *key, const char *value,
+		  char *err, size_t errlen);
+
 const char *disk_iface_name(enum disk_iface iface);
 
 #endif

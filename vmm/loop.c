@@ -31,6 +31,12 @@ static void run_tasks(struct loop *l)
 	pthread_mutex_lock(&l->lock);
 	struct loop_task *t = l->tasks;
 	l->tasks = NULL;
+	while (l->new_pollers) {
+		struct loop_poller *p = l->new_pollers;
+		l->new_pollers = p->next;
+		p->next = l->pollers;
+		l->pollers = p;
+	}
 	pthread_mutex_unlock(&l->lock);
 
 	/* Run in the order they were queued. */
@@ -119,8 +125,15 @@ int loop_init(struct loop *l, unsigned int entries)
 
 void loop_add_poller(struct loop *l, struct loop_poller *p)
 {
-	p->next = l->pollers;
-	l->pollers = p;
+	if (!l->started) {
+		p->next = l->pollers;
+		l->pollers = p;
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	p->next = l->new_pollers;
+	l->new_pollers = p;
+	pthread_mutex_unlock(&l->lock);
 }
 
 static uint64_t now_ns(void)

@@ -63,7 +63,8 @@ struct loop {
 	struct loop_task *tasks; /* under lock, newest first */
 	bool stopping;           /* loop thread only */
 	struct loop_task *deferred; /* loop thread only: run after the current batch */
-	struct loop_poller *pollers; /* set up before loop_start */
+	struct loop_poller *pollers; /* loop thread (or anyone before loop_start) */
+	struct loop_poller *new_pollers; /* under lock: added while the loop runs */
 	uint64_t poll_ns;            /* 0: never spin */
 	uint64_t polls_with_work;    /* stats */
 	struct loop_task stop_task;
@@ -76,7 +77,11 @@ __attribute__((warn_unused_result)) int loop_start(struct loop *l);
 void loop_stop(struct loop *l);
 void loop_destroy(struct loop *l);
 
-/* Main thread, before loop_start. */
+/*
+ * Main thread. Before loop_start the poller is polled from the first pass;
+ * once the loop runs (the API socket starts it before the VM is built) it
+ * joins at the loop's next task pass, which any loop_call() brings about.
+ */
 void loop_add_poller(struct loop *l, struct loop_poller *p);
 
 /* Any thread: runs task->fn on the loop thread soon. A task may be queued once at a time. */

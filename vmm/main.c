@@ -22,6 +22,8 @@
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "api/api.h"
+#include "api/fc_config.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -36,27 +38,28 @@ struct input_file {
  * Opens a non-empty regular file (and maps it when map is set); a message
  * names the file and the problem on failure.
  */
-static int open_input(const char *what, const char *path, bool map, struct input_file *f)
+static int open_input(const char *what, const char *path, bool map, struct input_file *f,
+		      char *err, size_t errlen)
 {
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd < 0) {
-		log_err("%s '%s': %s", what, path, strerror(errno));
+		snprintf(err, errlen, "%s '%s': %s", what, path, strerror(errno));
 		return -1;
 	}
 	struct stat st;
 	if (fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_err("%s '%s': not a regular file", what, path);
+		snprintf(err, errlen, "%s '%s': not a regular file", what, path);
 		return -1;
 	}
 	if (st.st_size == 0) {
-		log_err("%s '%s': file is empty", what, path);
+		snprintf(err, errlen, "%s '%s': file is empty", what, path);
 		return -1;
 	}
 	f->len = (size_t)st.st_size;
 	if (map) {
 		void *p = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, f->fd, 0);
 		if (p == MAP_FAILED) {
-			log_err("%s '%s': %s", what, path, strerror(errno));
+			snprintf(err, errlen, "%s '%s': %s", what, path, strerror(errno));
 			return -1;
 		}
 		f->map = p;
@@ -74,114 +77,270 @@ static void close_input(struct input_file *f)
 	f->fd = -1;
 }
 
+/* What a configuration needs opened before the VM is built. */
+struct boot {
+	struct blk disks[CONFIG_MAX_DISKS];
+	unsigned int ndisks; /* opened */
+	struct input_file kernel, initrd;
+	struct vm_files files;
+	int log_fd;
+};
+
+static void release_boot(struct boot *b)
+{
+	for (unsigned i = 0; i < b->ndisks; i++)
+		blk_close(&b->disks[i]);
+	b->ndisks = 0;
+	close_input(&b->kernel);
+	close_input(&b->initrd);
+	if (b->files.console_out > STDERR_FILENO)
+		close(b->files.console_out);
+	b->files.console_out = -1;
+	if (b->log_fd >= 0) {
+		log_set_fd(-1);
+		close(b->log_fd);
+	}
+	b->log_fd = -1;
+}
+
+/*
+ * Opens and checks everything the configuration names (disks, kernel,
+ * initrd, console file, log file), however it was built, before /dev/kvm
+ * is touched: bad input is the user's fault on any host. 0, or -1 with a
+ * message (and nothing left open).
+ */
+static int prepare_boot(const struct vm_config *cfg, const char *log_path, struct boot *b,
+			char *err, size_t errlen)
+{
+	memset(b, 0, sizeof(*b));
+	b->kernel.fd = b->initrd.fd = b->log_fd = -1;
+	b->files.console_out = b->files.console_in = -1;
+	if (log_path && *log_path) {
+		b->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+		if (b->log_fd < 0) {
+			snprintf(err, errlen, "log file '%.300s': %s", log_path, strerror(errno));
+			return -1;
+		}
+		log_set_fd(b->log_fd);
+	}
+	/* Disks first: a bad image, lock or cache mode stops us before anything else. */
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		if (blk_open(&b->disks[i], &cfg->disks[i], err, errlen))
+			goto fail;
+		b->ndisks = i + 1;
+	}
+	if (open_input("kernel", cfg->kernel, true, &b->kernel, err, errlen))
+		goto fail;
+	if (cfg->initrd && open_input("initrd", cfg->initrd, false, &b->initrd, err, errlen))
+		goto fail;
+	if (cfg->kernel_cache && bzimage_probe(b->kernel.map, b->kernel.len)) {
+		char cached[4096];
+		if (kernel_cache_get(cfg->kernel_cache, b->kernel.fd, b->kernel.map, b->kernel.len,
+				     cached, sizeof(cached), err, errlen))
+			goto fail;
+		close_input(&b->kernel);
+		if (open_input("cached kernel", cached, true, &b->kernel, err, errlen))
+			goto fail;
+	}
+	b->files = (struct vm_files){
+		.kernel = b->kernel.map, .kernel_len = b->kernel.len, .kernel_fd = b->kernel.fd,
+		.initrd_fd = b->initrd.fd, .initrd_len = b->initrd.len,
+		.console_out = -1, .console_in = -1,
+	};
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		b->files.disks[i] = &b->disks[i];
+	switch (cfg->console) {
+	case CONSOLE_STDIO:
+		b->files.console_out = STDOUT_FILENO;
+		b->files.console_in = STDIN_FILENO;
+		break;
+	case CONSOLE_NONE: break;
+	case CONSOLE_FILE:
+		b->files.console_out = open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (b->files.console_out < 0) {
+			snprintf(err, errlen, "--console '%s': %s", cfg->console_path, strerror(errno));
+			goto fail;
+		}
+		break;
+	}
+	struct linux_image probe = {.kernel = b->kernel.map, .kernel_len = b->kernel.len,
+				    .entry = cfg->boot_entry};
+	if (linux_check(&probe, cfg->mem_size, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	release_boot(b);
+	return -1;
+}
+
+/* --config-file: Firecracker's JSON, read whole (it is small) and applied. */
+static int load_config_file(const char *path, struct fc_config *fc, char *err, size_t errlen)
+{
+	char msg[512];
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "--config-file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof(text), f);
+	bool too_big = n == sizeof(text);
+	fclose(f);
+	if (too_big) {
+		snprintf(err, errlen, "--config-file '%s': larger than %zu bytes", path, sizeof(text) - 1);
+		return -1;
+	}
+	json_t *root = fc_parse_json(text, n, msg, sizeof(msg));
+	int ret = root ? fc_load_file(fc, root, msg, sizeof(msg)) : -1;
+	json_decref(root);
+	if (!ret)
+		ret = fc_finish(fc, msg, sizeof(msg));
+	if (ret)
+		snprintf(err, errlen, "--config-file '%.100s': %.380s", path, msg);
+	return ret;
+}
+
+/*
+ * The API's way in: InstanceStart (on the loop thread) hands its
+ * configuration to the main thread, which waits for it or for a stop.
+ */
+static struct vm vm; /* large; static keeps it off the stack */
+static struct fc_config *start_request;
+
+static void api_start(void *ctx, struct fc_config *fc)
+{
+	struct vm *v = ctx;
+	pthread_mutex_lock(&v->stop_lock);
+	start_request = fc;
+	pthread_cond_broadcast(&v->stop_cond);
+	pthread_mutex_unlock(&v->stop_lock);
+}
+
+static void api_pause(void *ctx, bool pause)
+{
+	struct vm *v = ctx;
+	v->ctl.pause(&v->ctl, pause);
+}
+
+static const struct api_vm_ops api_ops = {.start = api_start, .pause = api_pause};
+
+/* Main thread: the next InstanceStart's configuration, or NULL once a signal stops us. */
+static struct fc_config *wait_for_start(void)
+{
+	pthread_mutex_lock(&vm.stop_lock);
+	while (!start_request && vm.stop == VM_RUNNING)
+		pthread_cond_wait(&vm.stop_cond, &vm.stop_lock);
+	struct fc_config *fc = vm.stop == VM_RUNNING ? start_request : NULL;
+	start_request = NULL;
+	pthread_mutex_unlock(&vm.stop_lock);
+	return fc;
+}
+
 int main(int argc, char **argv)
 {
-	static struct vm vm; /* large; static keeps it off the stack */
 	struct timespec t_main;
 	clock_gettime(CLOCK_MONOTONIC, &t_main);
 
-	struct vm_config cfg;
+	struct vm_config cli;
 	char err[512];
-	switch (config_parse(argc, argv, &cfg, err, sizeof(err))) {
+	switch (config_parse(argc, argv, &cli, err, sizeof(err))) {
 	case CONFIG_EXIT_OK: return 0;
 	case CONFIG_ERROR: log_err("%s", err); return EXIT_USAGE;
 	case CONFIG_OK: break;
 	}
 
-	/* Disks first: a bad image, lock or cache mode stops us before anything else. */
-	static struct blk disks[CONFIG_MAX_DISKS];
-	for (unsigned i = 0; i < cfg.ndisks; i++) {
-		if (blk_open(&disks[i], &cfg.disks[i], err, sizeof(err))) {
-			log_err("%s", err);
-			return EXIT_USAGE;
-		}
-	}
-
-	struct input_file kernel = {.fd = -1}, initrd = {.fd = -1};
-	if (open_input("kernel", cfg.kernel, true, &kernel))
-		return EXIT_USAGE;
-	if (cfg.initrd && open_input("initrd", cfg.initrd, false, &initrd))
-		return EXIT_USAGE;
-	if (cfg.kernel_cache && bzimage_probe(kernel.map, kernel.len)) {
-		char cached[4096];
-		if (kernel_cache_get(cfg.kernel_cache, kernel.fd, kernel.map, kernel.len, cached,
-				     sizeof(cached), err, sizeof(err))) {
-			log_err("%s", err);
-			return EXIT_USAGE;
-		}
-		close_input(&kernel);
-		if (open_input("cached kernel", cached, true, &kernel))
-			return EXIT_USAGE;
-	}
-
-	struct vm_files files = {
-		.kernel = kernel.map, .kernel_len = kernel.len, .kernel_fd = kernel.fd,
-		.initrd_fd = initrd.fd, .initrd_len = initrd.len,
-		.console_out = -1, .console_in = -1,
-	};
-	for (unsigned i = 0; i < cfg.ndisks; i++)
-		files.disks[i] = &disks[i];
-	switch (cfg.console) {
-	case CONSOLE_STDIO: files.console_out = STDOUT_FILENO; files.console_in = STDIN_FILENO; break;
-	case CONSOLE_NONE: break;
-	case CONSOLE_FILE:
-		files.console_out = open(cfg.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (files.console_out < 0) {
-			log_err("--console '%s': %s", cfg.console_path, strerror(errno));
-			return EXIT_USAGE;
-		}
-		break;
-	}
-
-	/* The whole configuration is checked before /dev/kvm: bad input is exit 2 on any host. */
-	struct linux_image probe = {.kernel = kernel.map, .kernel_len = kernel.len,
-				    .entry = cfg.boot_entry};
-	if (linux_check(&probe, cfg.mem_size, err, sizeof(err))) {
+	/* The configuration: the command line's, or Firecracker's from a file or the API. */
+	static struct fc_config fc;
+	fc_config_init(&fc, &cli);
+	const struct vm_config *cfg = cli.kernel ? &cli : &fc.cfg;
+	bool boot_now = cli.kernel || cli.config_file;
+	if (cli.config_file && load_config_file(cli.config_file, &fc, err, sizeof(err))) {
 		log_err("%s", err);
 		return EXIT_USAGE;
 	}
 
-	if (host_check_kvm(err, sizeof(err))) {
+	/* Signals are blocked in every thread from here on (vm_prepare). */
+	if (vm_prepare(&vm, err, sizeof(err))) {
 		log_err("%s", err);
 		return EXIT_RUNTIME;
 	}
-
-	/*
-	 * Every thread inherits this mask: SIGINT/SIGTERM/SIGHUP are read from
-	 * a signalfd on the loop, and only vCPU threads take the kick signal.
-	 */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (vcpu_init_signals()) {
 		log_err("cannot install the vCPU kick signal handler");
 		return EXIT_RUNTIME;
 	}
+	vm.t_main = t_main;
+
+	/* The API runs on the VM's loop, started now so that it answers before the VM exists. */
+	static struct api api;
+	bool has_api = cli.api_sock != NULL;
+	if (has_api) {
+		if (api_init(&api, &vm.loop, cli.api_sock, &fc, boot_now, cli.id, &api_ops, &vm, err,
+			     sizeof(err))) {
+			log_err("%s", err);
+			return EXIT_USAGE;
+		}
+		if (loop_start(&vm.loop)) {
+			log_err("cannot start the event loop thread");
+			return EXIT_RUNTIME;
+		}
+		api_server_start(&api.server);
+	}
+
+	static struct boot boot;
+	const char *log_path = cli.log_path ? cli.log_path : fc.log_path;
+	int status = EXIT_RUNTIME;
+	for (;;) {
+		if (!boot_now) {
+			const struct fc_config *req = wait_for_start();
+			if (!req) {
+				log_info("%s before the VM started", vm.stop_msg);
+				status = EXIT_RUNTIME;
+				goto out;
+			}
+			cfg = &req->cfg;
+			log_path = cli.log_path ? cli.log_path : req->log_path;
+		}
+		if (prepare_boot(cfg, log_path, &boot, err, sizeof(err)) == 0)
+			break;
+		if (boot_now) {
+			log_err("%s", err);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		/* A bad InstanceStart is the client's to fix: say why and wait for the next. */
+		log_err("InstanceStart: %s", err);
+		api_start_done(&api, false, err);
+	}
+
+	if (host_check_kvm(err, sizeof(err))) {
+		log_err("%s", err);
+		if (has_api && !boot_now)
+			api_start_done(&api, false, err);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 
 	enum vm_error_kind kind;
-	int ret = vm_create(&vm, &cfg, &files, err, sizeof(err), &kind);
-	vm.t_main = t_main; /* after vm_create, which zeroes vm */
+	int ret = vm_create(&vm, cfg, &boot.files, err, sizeof(err), &kind);
 	if (ret) {
 		log_err("%s", err);
-		vm_destroy(&vm);
-		return kind == VM_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+		if (has_api && !boot_now)
+			api_start_done(&api, false, err);
+		status = kind == VM_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+		goto out;
 	}
 	/* The guest image is in guest memory now; the files are no longer needed. */
-	close_input(&kernel);
-	close_input(&initrd);
+	close_input(&boot.kernel);
+	close_input(&boot.initrd);
+	if (has_api && !boot_now)
+		api_start_done(&api, true, NULL);
 
 	enum vm_stop why = vm_run(&vm);
 	if (vm.has_console_in)
 		console_restore(&vm.console);
-	if (cfg.stats)
+	if (cfg->stats)
 		vm_print_stats(&vm);
 
-	int status;
 	switch (why) {
 	case VM_POWEROFF: log_info("guest powered off"); status = 0; break;
 	case VM_REBOOT: log_info("guest requested a reboot; exiting"); status = 0; break;
@@ -194,10 +353,11 @@ int main(int argc, char **argv)
 		log_err("a disk could not be flushed at exit: what the guest wrote may not be durable");
 		status = EXIT_RUNTIME;
 	}
+out:
+	loop_stop(&vm.loop);
+	if (has_api)
+		api_server_close(&api.server);
 	vm_destroy(&vm);
-	for (unsigned i = 0; i < cfg.ndisks; i++)
-		blk_close(&disks[i]);
-	if (files.console_out > STDERR_FILENO)
-		close(files.console_out);
+	release_boot(&boot);
 	return status;
 }

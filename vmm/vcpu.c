@@ -116,7 +116,8 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	char name[16];
-	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	/* Firecracker's name: Kata finds vCPU threads to pin by "fc_vcpu N". */
+	snprintf(name, sizeof(name), "fc_vcpu %u", v->id);
 	pthread_setname_np(pthread_self(), name);
 
 	sigset_t set;

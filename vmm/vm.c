@@ -417,21 +417,50 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,
-	      char *err, size_t errlen, enum vm_error_kind *kind)
+int vm_prepare(struct vm *vm, char *err, size_t errlen)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->uart_irq_fd = vm->io_delay_fd = -1;
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		vm->disk_irq_fd[i] = -1;
 	vm->vscsi_irq_fd = -1;
-	vm->ncpus = cfg->cpus;
 	vm->ctl.stop = ctl_stop;
 	vm->ctl.stopping = ctl_stopping;
 	vm->ctl.pause = ctl_pause;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
+	int ret = loop_init(&vm->loop, 256);
+	if (ret)
+		return fail(err, errlen, ret, "io_uring setup");
+
+	/*
+	 * SIGINT, SIGTERM and SIGHUP become a clean stop, read on the loop;
+	 * SIGUSR1 retries disk writes held for lack of host space. Every
+	 * thread inherits the mask (none exists yet), and only vCPU threads
+	 * take the kick signal.
+	 */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigset_t blocked = set;
+	sigaddset(&blocked, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (vm->signal_fd < 0)
+		return fail(err, errlen, -errno, "signalfd");
+	loop_watch(&vm->loop, &vm->signal_watch, vm->signal_fd, vm->signal_buf,
+		   sizeof(vm->signal_buf), signal_read);
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,
+	      char *err, size_t errlen, enum vm_error_kind *kind)
+{
+	vm->cfg = cfg;
+	vm->ncpus = cfg->cpus;
 	*kind = VM_ERR_RUNTIME;
 
 	int ret = create_kvm_vm(vm, err, errlen);
@@ -441,8 +470,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	if ((ret = setup_memory(vm, err, errlen)))
 		return ret;
 	phase_done(vm, "guest memory");
-	if ((ret = loop_init(&vm->loop, 256)))
-		return fail(err, errlen, ret, "io_uring setup");
 	if ((ret = setup_devices(vm, files, err, errlen)))
 		return ret;
 	if ((ret = setup_disks(vm, files, err, errlen)))
@@ -475,22 +502,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	if ((ret = x86_setup_boot_cpu(vm->vcpus[0].fd, &entry)))
 		return fail(err, errlen, ret, "setting boot CPU registers");
 	phase_done(vm, "vCPUs");
-
-	/*
-	 * SIGINT, SIGTERM and SIGHUP become a clean stop, read on the loop;
-	 * SIGUSR1 retries disk writes held for lack of host space.
-	 */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (vm->signal_fd < 0)
-		return fail(err, errlen, -errno, "signalfd");
-	loop_watch(&vm->loop, &vm->signal_watch, vm->signal_fd, vm->signal_buf,
-		   sizeof(vm->signal_buf), signal_read);
 	return 0;
 }
 
@@ -554,7 +565,7 @@ static void drain_disks(struct vm *vm)
 
 enum vm_stop vm_run(struct vm *vm)
 {
-	int ret = loop_start(&vm->loop);
+	int ret = vm->loop.started ? 0 : loop_start(&vm->loop);
 	if (ret) {
 		vm_request_stop(vm, VM_FAILURE, "cannot start the event loop thread");
 		return vm->stop;

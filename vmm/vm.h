@@ -109,7 +109,16 @@ enum vm_error_kind {
 };
 
 /*
- * Builds everything up to the point where vCPUs can run. On failure returns
+ * Main thread, first, before any other thread exists: zeroes vm, makes its
+ * event loop (not yet started: the API socket starts it before the VM is
+ * built, vm_run otherwise), blocks the signals every thread inherits blocked
+ * and turns SIGINT/SIGTERM/SIGHUP into a stop read on the loop. -errno with
+ * a message.
+ */
+int vm_prepare(struct vm *vm, char *err, size_t errlen);
+
+/*
+ * Main thread, after vm_prepare: builds everything up to the point where vCPUs can run. On failure returns
  * -errno, with a message in err and whether it is the user's or the host's fault.
  */
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,

@@ -78,7 +78,7 @@ Test(config, sizes)
 
 Test(config, errors_name_the_problem)
 {
-	EXPECT_ERROR("--kernel is required", "--mem", "1G");
+	EXPECT_ERROR("--kernel, --config-file or --api-sock is required", "--mem", "1G");
 	EXPECT_ERROR("unknown option '--frobnicate'", "--kernel", "k", "--frobnicate");
 	EXPECT_ERROR("--cpus: 0 is outside 1..32", "--kernel", "k", "--cpus", "0");
 	EXPECT_ERROR("--cpus: 33 is outside", "--kernel", "k", "--cpus", "33");
@@ -236,4 +236,33 @@ Test(config, bad_disk_specs_are_refused_by_name)
 		     "--disk", "path=5,if=virtio-blk", "--disk", "path=6,if=virtio-blk",
 		     "--disk", "path=7,if=virtio-blk", "--disk", "path=8,if=virtio-blk",
 		     "--disk", "path=9,if=virtio-blk");
+}
+
+Test(config, api_and_config_file_modes)
+{
+	struct vm_config c;
+	char err[256];
+	const char *const api[] = {"--api-sock", "/tmp/s", "--id", "vm_1-a", "--no-seccomp",
+				   "--seccomp-filter", "f", "--boot-timer", "--start-time-us", "5",
+				   "--level", "Debug", "--show-level", NULL};
+	cr_assert_eq(parse(&c, err, api), CONFIG_OK, "%s", err);
+	cr_assert_str_eq(c.api_sock, "/tmp/s");
+	cr_assert_str_eq(c.id, "vm_1-a");
+	cr_assert_null(c.kernel);
+	const char *const file[] = {"--no-api", "--config-file", "vm.json", "--mem", "1G", NULL};
+	cr_assert_eq(parse(&c, err, file), CONFIG_OK, "%s", err);
+	cr_assert(c.no_api && c.mem_given && !c.cpus_given);
+	cr_assert_str_eq(c.config_file, "vm.json");
+}
+
+Test(config, api_and_config_file_errors)
+{
+	EXPECT_ERROR("--no-api needs --config-file", "--no-api", "--api-sock", "s");
+	EXPECT_ERROR("--no-api and --api-sock", "--no-api", "--config-file", "f", "--api-sock", "s");
+	EXPECT_ERROR("--kernel and --config-file", "--kernel", "k", "--config-file", "f");
+	EXPECT_ERROR("--disk go with --kernel", "--api-sock", "s", "--disk", "path=x,if=ahci");
+	EXPECT_ERROR("--id: 'a/b'", "--api-sock", "s", "--id", "a/b");
+	EXPECT_ERROR("--level: 'loud'", "--api-sock", "s", "--level", "loud");
+	EXPECT_ERROR("--api-sock: a path longer", "--api-sock",
+		     "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 }

@@ -1,0 +1,64 @@
+/*
+ * Firecracker's REST API for one kestrel VM: the routes, their pre-boot
+ * and post-boot rules and Firecracker's messages, over api/server.c. The
+ * VM is configured in an fc_config (api/fc_config.h) until InstanceStart
+ * hands it to the main thread, which builds and runs the VM and answers
+ * through api_start_done().
+ *
+ * Threads: api_init and api_start_done on the main thread (api_start_done
+ * any time after start was asked for); everything else on the loop thread.
+ */
+#ifndef KESTREL_API_API_H
+#define KESTREL_API_API_H
+
+#include <stdbool.h>
+
+#include "api/fc_config.h"
+#include "api/server.h"
+
+enum api_state {
+	API_NOT_STARTED,
+	API_STARTING, /* InstanceStart asked; the main thread is building the VM */
+	API_RUNNING,
+	API_PAUSED,
+};
+
+/* How the API reaches the VM (main.c; fakes in unit tests). Loop thread. */
+struct api_vm_ops {
+	/* Build and run the VM from fc; the main thread answers with api_start_done(). */
+	void (*start)(void *ctx, struct fc_config *fc);
+	/* Stop the vCPUs where they are, or let them go on. */
+	void (*pause)(void *ctx, bool pause);
+};
+
+struct api {
+	struct fc_config fc;
+	enum api_state state;
+	const char *id;
+	const struct api_vm_ops *ops;
+	void *ops_ctx;
+	struct api_server server;
+	struct api_conn *start_waiter; /* InstanceStart's connection, until answered */
+	struct loop_task start_done_task;
+	bool start_ok;      /* under the loop's handoff: written before loop_call */
+	char start_err[512];
+	unsigned long long put_requests, get_requests, patch_requests, bad_requests; /* stats */
+};
+
+/*
+ * Main thread: an API in state Not started (or Running when boot_at_once:
+ * a --kernel or --config-file VM that the API only watches), serving at
+ * path. fc is the configuration so far (copied). -errno with a message.
+ */
+int api_init(struct api *a, struct loop *loop, const char *path, const struct fc_config *fc,
+	     bool running, const char *id, const struct api_vm_ops *ops, void *ops_ctx, char *err,
+	     size_t errlen);
+
+/* Main thread: InstanceStart's outcome (ok, or the fault message). */
+void api_start_done(struct api *a, bool ok, const char *err);
+
+/* The handler api/server.c calls; exposed for unit tests. Loop thread. */
+void api_handle(void *ctx, struct api_conn *conn, const struct http_request *req,
+		struct api_answer *out);
+
+#endif
