@@ -103,9 +103,16 @@ static void put_actions(struct api *a, struct api_conn *conn, json_t *body, stru
 			fault(a, out, NOT_BEFORE_START);
 			return;
 		}
-		char msg[128];
-		snprintf(msg, sizeof(msg), "The action %s is not supported by kestrel yet.", t);
-		fault(a, out, msg);
+		if (!strcmp(t, "FlushMetrics")) {
+			if (a->metrics && metrics_flush(a->metrics))
+				answer(out, 204, NULL);
+			else
+				fault(a, out, "The metrics system is not initialized (no PUT /metrics or --metrics-path).");
+			return;
+		}
+		/* As on Firecracker: the guest sees the keys; a Linux guest reboots, and kestrel exits. */
+		a->ops->ctrl_alt_del(a->ops_ctx);
+		answer(out, 204, NULL);
 		return;
 	}
 	char msg[256];
@@ -272,16 +279,23 @@ void api_handle(void *ctx, struct api_conn *conn, const struct http_request *rq,
 	json_decref(body);
 }
 
-int api_init(struct api *a, struct loop *loop, const char *path, const struct fc_config *fc,
-	     bool running, const char *id, const struct api_vm_ops *ops, void *ops_ctx, char *err,
-	     size_t errlen)
+void api_reset(struct api *a, struct loop *loop, const struct fc_config *fc, bool booting,
+	       const char *id, const struct api_vm_ops *ops, void *ops_ctx)
 {
 	memset(a, 0, sizeof(*a));
 	a->fc = *fc;
-	a->state = running ? API_RUNNING : API_NOT_STARTED;
+	a->state = booting ? API_STARTING : API_NOT_STARTED;
 	a->id = id ? id : "anonymous-instance";
 	a->ops = ops;
 	a->ops_ctx = ops_ctx;
 	a->start_done_task.fn = start_done_fn;
+	a->server.loop = loop;
+}
+
+int api_init(struct api *a, struct loop *loop, const char *path, const struct fc_config *fc,
+	     bool booting, const char *id, const struct api_vm_ops *ops, void *ops_ctx, char *err,
+	     size_t errlen)
+{
+	api_reset(a, loop, fc, booting, id, ops, ops_ctx);
 	return api_server_open(&a->server, loop, path, api_handle, a, err, errlen);
 }

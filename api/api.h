@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "api/fc_config.h"
+#include "api/metrics.h"
 #include "api/server.h"
 
 enum api_state {
@@ -29,6 +30,8 @@ struct api_vm_ops {
 	void (*start)(void *ctx, struct fc_config *fc);
 	/* Stop the vCPUs where they are, or let them go on. */
 	void (*pause)(void *ctx, bool pause);
+	/* Press Ctrl-Alt-Del on the guest's keyboard. */
+	void (*ctrl_alt_del)(void *ctx);
 };
 
 struct api {
@@ -42,17 +45,23 @@ struct api {
 	struct loop_task start_done_task;
 	bool start_ok;      /* under the loop's handoff: written before loop_call */
 	char start_err[512];
-	unsigned long long put_requests, get_requests, patch_requests, bad_requests; /* stats */
+	struct metrics *metrics; /* FlushMetrics; set before api_start_done(ok), or NULL */
+	unsigned long long get_requests, put_requests, patch_requests, bad_requests; /* stats */
 };
 
 /*
- * Main thread: an API in state Not started (or Running when boot_at_once:
- * a --kernel or --config-file VM that the API only watches), serving at
- * path. fc is the configuration so far (copied). -errno with a message.
+ * Main thread: an API in state Not started, serving at path, or, with
+ * booting set (a --kernel or --config-file VM that the API only watches),
+ * starting already: api_start_done() says when it runs. fc is the
+ * configuration so far (copied). -errno with a message.
  */
 int api_init(struct api *a, struct loop *loop, const char *path, const struct fc_config *fc,
-	     bool running, const char *id, const struct api_vm_ops *ops, void *ops_ctx, char *err,
+	     bool booting, const char *id, const struct api_vm_ops *ops, void *ops_ctx, char *err,
 	     size_t errlen);
+
+/* The same without a socket (fuzz targets and unit tests drive api_handle). */
+void api_reset(struct api *a, struct loop *loop, const struct fc_config *fc, bool booting,
+	       const char *id, const struct api_vm_ops *ops, void *ops_ctx);
 
 /* Main thread: InstanceStart's outcome (ok, or the fault message). */
 void api_start_done(struct api *a, bool ok, const char *err);

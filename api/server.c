@@ -20,7 +20,18 @@ static const char too_many[] =
 
 char *api_fault_body(const char *msg)
 {
-	json_t *o = json_pack("{s:s}", "fault_message", msg);
+	/*
+	 * A message may quote the request (its path, a field's value), which
+	 * need not be UTF-8, and JSON strings must be: non-ASCII and control
+	 * bytes become '?' (found by fuzz-api: a path byte 0xB8 left a 400
+	 * without a body).
+	 */
+	char clean[1024];
+	size_t n = 0;
+	for (; msg[n] && n < sizeof(clean) - 1; n++)
+		clean[n] = (msg[n] >= 0x20 && msg[n] < 0x7f) ? msg[n] : '?';
+	clean[n] = '\0';
+	json_t *o = json_pack("{s:s}", "fault_message", clean);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;

@@ -31,6 +31,7 @@
 
 /* Port I/O. */
 #define PORT_COM1 0x3F8
+#define PORT_I8042_DATA 0x60         /* the keyboard controller (SendCtrlAltDel) */
 #define PORT_I8042_CMD 0x64          /* 0xFE here is the legacy reboot Linux falls back to */
 #define PORT_ACPI_SLEEP_CTL 0x600    /* FADT SLEEP_CONTROL_REG */
 #define PORT_ACPI_SLEEP_STS 0x601    /* FADT SLEEP_STATUS_REG */
@@ -39,6 +40,7 @@
 #define ACPI_S5_SLP_TYP 5
 
 /* Interrupts (IOAPIC pins = GSIs). */
+#define GSI_I8042 1 /* the keyboard, as on a PC */
 #define GSI_COM1 4
 /* virtio-mmio devices, in order; 8 and 9 stay free (the RTC's and ACPI's by convention). */
 #define GSI_VIRTIO_LIST {5, 6, 7, 10, 11, 12, 13, 14}

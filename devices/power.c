@@ -34,21 +34,3 @@ const struct bus_ops power_acpi_bus_ops = {
 	.read = acpi_read,
 	.write = acpi_write,
 };
-
-static void i8042_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
-{
-	memset(data, 0, len); /* status: both buffers empty */
-}
-
-static void i8042_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
-{
-	struct power *p = dev;
-	if (data[0] == 0xFE)
-		p->ctl->stop(p->ctl, VM_REBOOT, NULL);
-}
-
-const struct bus_ops power_i8042_bus_ops = {
-	.name = "i8042-reset",
-	.read = i8042_read,
-	.write = i8042_write,
-};

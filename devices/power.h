@@ -1,8 +1,7 @@
 /*
  * Power control as the hardware-reduced FADT describes it: the sleep control
  * register (S5 = power off), the sleep status register, and the reset
- * register; plus the i8042 "pulse reset line" command Linux falls back to.
- * vCPU threads.
+ * register (the i8042's "pulse reset line" is in devices/i8042.c). vCPU threads.
  */
 #ifndef KESTREL_POWER_H
 #define KESTREL_POWER_H
@@ -16,7 +15,5 @@ struct power {
 
 /* Mapped at PORT_ACPI_SLEEP_CTL, 3 ports: sleep control, sleep status, reset. */
 extern const struct bus_ops power_acpi_bus_ops;
-/* Mapped at PORT_I8042_CMD, 1 port. */
-extern const struct bus_ops power_i8042_bus_ops;
 
 #endif

@@ -84,6 +84,7 @@ struct boot {
 	struct input_file kernel, initrd;
 	struct vm_files files;
 	int log_fd;
+	int metrics_fd; /* --metrics-path or PUT /metrics, or -1 */
 };
 
 static void release_boot(struct boot *b)
@@ -101,6 +102,31 @@ static void release_boot(struct boot *b)
 		close(b->log_fd);
 	}
 	b->log_fd = -1;
+	if (b->metrics_fd >= 0)
+		close(b->metrics_fd);
+	b->metrics_fd = -1;
+}
+
+/*
+ * firectl and Kata put pci=off on the command line, for Firecracker's
+ * virtio-mmio devices. kestrel's virtio disks are virtio-mmio too, but AHCI
+ * sits on PCI: the guest will not see it, and that must not be a surprise.
+ */
+static void warn_pci_off(const struct vm_config *cfg)
+{
+	const char *c = cfg->cmdline;
+	const char *p = c ? strstr(c, "pci=off") : NULL;
+	while (p && !((p == c || p[-1] == ' ') && (p[7] == '\0' || p[7] == ' ')))
+		p = strstr(p + 1, "pci=off");
+	/* Only the kernel's own parameters count, not init's after " -- ". */
+	const char *init_args = c ? strstr(c, " -- ") : NULL;
+	if (!p || (init_args && p > init_args))
+		return;
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (cfg->disks[i].iface == DISK_IF_AHCI)
+			log_err("disk %u (%s) is AHCI, on PCI, and the kernel command line has pci=off: "
+				"the guest will not see it (virtio-blk and virtio-scsi disks are on "
+				"virtio-mmio and are not affected)", i, cfg->disks[i].path);
 }
 
 /*
@@ -109,12 +135,13 @@ static void release_boot(struct boot *b)
  * is touched: bad input is the user's fault on any host. 0, or -1 with a
  * message (and nothing left open).
  */
-static int prepare_boot(const struct vm_config *cfg, const char *log_path, struct boot *b,
-			char *err, size_t errlen)
+static int prepare_boot(const struct vm_config *cfg, const char *log_path,
+			const char *metrics_path, struct boot *b, char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
-	b->kernel.fd = b->initrd.fd = b->log_fd = -1;
+	b->kernel.fd = b->initrd.fd = b->log_fd = b->metrics_fd = -1;
 	b->files.console_out = b->files.console_in = -1;
+	warn_pci_off(cfg);
 	if (log_path && *log_path) {
 		b->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
 		if (b->log_fd < 0) {
@@ -122,6 +149,15 @@ static int prepare_boot(const struct vm_config *cfg, const char *log_path, struc
 			return -1;
 		}
 		log_set_fd(b->log_fd);
+	}
+	if (metrics_path && *metrics_path) {
+		/* A FIFO must have its reader already (ENXIO otherwise), as Kata's does. */
+		b->metrics_fd = open(metrics_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+				     0644);
+		if (b->metrics_fd < 0) {
+			snprintf(err, errlen, "metrics file '%.300s': %s", metrics_path, strerror(errno));
+			goto fail;
+		}
 	}
 	/* Disks first: a bad image, lock or cache mode stops us before anything else. */
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
@@ -222,7 +258,15 @@ static void api_pause(void *ctx, bool pause)
 	v->ctl.pause(&v->ctl, pause);
 }
 
-static const struct api_vm_ops api_ops = {.start = api_start, .pause = api_pause};
+static void api_ctrl_alt_del(void *ctx)
+{
+	struct vm *v = ctx;
+	i8042_ctrl_alt_del(&v->i8042);
+}
+
+static const struct api_vm_ops api_ops = {
+	.start = api_start, .pause = api_pause, .ctrl_alt_del = api_ctrl_alt_del,
+};
 
 /* Main thread: the next InstanceStart's configuration, or NULL once a signal stops us. */
 static struct fc_config *wait_for_start(void)
@@ -287,7 +331,10 @@ int main(int argc, char **argv)
 	}
 
 	static struct boot boot;
+	static struct metrics metrics;
+	const struct fc_config *from = cli.kernel ? NULL : &fc; /* drive ids, logger, metrics */
 	const char *log_path = cli.log_path ? cli.log_path : fc.log_path;
+	const char *metrics_path = cli.metrics_path ? cli.metrics_path : fc.metrics_path;
 	int status = EXIT_RUNTIME;
 	for (;;) {
 		if (!boot_now) {
@@ -298,9 +345,11 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			cfg = &req->cfg;
+			from = req;
 			log_path = cli.log_path ? cli.log_path : req->log_path;
+			metrics_path = cli.metrics_path ? cli.metrics_path : req->metrics_path;
 		}
-		if (prepare_boot(cfg, log_path, &boot, err, sizeof(err)) == 0)
+		if (prepare_boot(cfg, log_path, metrics_path, &boot, err, sizeof(err)) == 0)
 			break;
 		if (boot_now) {
 			log_err("%s", err);
@@ -332,8 +381,23 @@ int main(int argc, char **argv)
 	/* The guest image is in guest memory now; the files are no longer needed. */
 	close_input(&boot.kernel);
 	close_input(&boot.initrd);
-	if (has_api && !boot_now)
-		api_start_done(&api, true, NULL);
+	const char *ids[CONFIG_MAX_DISKS];
+	char names[CONFIG_MAX_DISKS][16];
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		snprintf(names[i], sizeof(names[i]), "disk%u", i);
+		ids[i] = from ? from->drives[i].id : names[i];
+	}
+	if (has_api) {
+		metrics.api_counts[0] = &api.get_requests;
+		metrics.api_counts[1] = &api.put_requests;
+		metrics.api_counts[2] = &api.patch_requests;
+		metrics.api_counts[3] = &api.bad_requests;
+	}
+	metrics_start(&metrics, &vm.loop, boot.metrics_fd, vm.disks, ids, vm.ndisks);
+	if (has_api) {
+		api.metrics = &metrics;
+		api_start_done(&api, true, NULL); /* its loop_call hands the writes above over */
+	}
 
 	enum vm_stop why = vm_run(&vm);
 	if (vm.has_console_in)

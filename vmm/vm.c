@@ -213,13 +213,18 @@ static int setup_devices(struct vm *vm, const struct vm_files *files, char *err,
 	if (ret)
 		return fail(err, errlen, ret, "irqfd for the UART");
 	uart_init(&vm->uart, vm->uart_irq_fd, files->console_out);
+	ret = kvm_irqfd_new(vm->vm_fd, GSI_I8042, &vm->i8042_irq_fd);
+	if (ret)
+		return fail(err, errlen, ret, "irqfd for the keyboard controller");
+	i8042_init(&vm->i8042, &vm->ctl, vm->i8042_irq_fd);
 	pci_bus_init(&vm->pci);
 	vm->pvpanic.ctl = &vm->ctl;
 	vm->power.ctl = &vm->ctl;
 
 	if ((ret = bus_map(&vm->pio, PORT_COM1, 8, &uart_bus_ops, &vm->uart)) ||
 	    (ret = bus_map(&vm->pio, PORT_ACPI_SLEEP_CTL, 3, &power_acpi_bus_ops, &vm->power)) ||
-	    (ret = bus_map(&vm->pio, PORT_I8042_CMD, 1, &power_i8042_bus_ops, &vm->power)) ||
+	    (ret = bus_map(&vm->pio, PORT_I8042_DATA, 1, &i8042_data_bus_ops, &vm->i8042)) ||
+	    (ret = bus_map(&vm->pio, PORT_I8042_CMD, 1, &i8042_cmd_bus_ops, &vm->i8042)) ||
 	    (ret = bus_map(&vm->pio, PCI_CONFIG_PORT, 8, &pci_conf1_bus_ops, &vm->pci)) ||
 	    (ret = bus_map(&vm->mmio, LAYOUT_PVPANIC, LAYOUT_PVPANIC_SIZE, &pvpanic_bus_ops,
 			   &vm->pvpanic)))
@@ -362,17 +367,23 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 
 static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 {
-	struct acpi_device devices[3 + CONFIG_MAX_DISKS] = {
+	struct acpi_device devices[4 + CONFIG_MAX_DISKS] = {
 		{
 			.name = "COM1", .hid = "PNP0501", .uid = 0, .nres = 2,
 			.res = {{ACPI_RES_IO, PORT_COM1, 8}, {ACPI_RES_IRQ_EDGE, GSI_COM1, 0}},
+		},
+		/* A keyboard and no mouse: Linux's i8042 then leaves the AUX port alone. */
+		{
+			.name = "KBD0", .hid = "PNP0303", .uid = 0, .nres = 3,
+			.res = {{ACPI_RES_IO, PORT_I8042_DATA, 1}, {ACPI_RES_IO, PORT_I8042_CMD, 1},
+				{ACPI_RES_IRQ_EDGE, GSI_I8042, 0}},
 		},
 		{
 			.name = "PEVT", .hid = "QEMU0001", .uid = 0, .nres = 1,
 			.res = {{ACPI_RES_MEM32, (uint32_t)LAYOUT_PVPANIC, (uint32_t)LAYOUT_PVPANIC_SIZE}},
 		},
 	};
-	unsigned n = 2;
+	unsigned n = 3;
 	/* The PCI host bridge: Linux finds PCI only through it (FACTS §3.6). */
 	devices[n++] = (struct acpi_device){
 		.name = "PCI0", .hid = "PNP0A03", .uid = 0, .nres = 4,
@@ -421,6 +432,7 @@ int vm_prepare(struct vm *vm, char *err, size_t errlen)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->uart_irq_fd = vm->io_delay_fd = -1;
+	vm->i8042_irq_fd = -1;
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		vm->disk_irq_fd[i] = -1;
 	vm->vscsi_irq_fd = -1;
@@ -692,6 +704,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->loop.kick_fd > 0)
 		loop_destroy(&vm->loop);
 	uart_destroy(&vm->uart);
+	if (vm->i8042_irq_fd >= 0)
+		i8042_destroy(&vm->i8042);
 	if (vm->has_marks)
 		log_marks_destroy(&vm->marks);
 	pci_bus_destroy(&vm->pci);
@@ -709,7 +723,8 @@ void vm_destroy(struct vm *vm)
 		ahci_destroy(&vm->ahci);
 	gm_destroy(&vm->mem);
 	free(vm->cpuid);
-	int fds[] = {vm->signal_fd, vm->uart_irq_fd, vm->io_delay_fd, vm->vm_fd, vm->kvm_fd};
+	int fds[] = {vm->signal_fd, vm->uart_irq_fd, vm->i8042_irq_fd, vm->io_delay_fd, vm->vm_fd,
+		     vm->kvm_fd};
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

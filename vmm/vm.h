@@ -15,6 +15,7 @@
 #include "devices/ahci.h"
 #include "devices/virtio_scsi.h"
 #include "devices/console.h"
+#include "devices/i8042.h"
 #include "devices/log_marks.h"
 #include "devices/pci.h"
 #include "devices/power.h"
@@ -70,6 +71,8 @@ struct vm {
 	int uart_irq_fd;
 	struct pvpanic pvpanic;
 	struct power power;
+	struct i8042 i8042;
+	int i8042_irq_fd;
 	struct console console;
 	bool has_console_in;
 	int signal_fd;

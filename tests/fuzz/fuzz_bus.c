@@ -11,6 +11,7 @@
 
 #include "boot/layout.h"
 #include "devices/console.h"
+#include "devices/i8042.h"
 #include "devices/pci.h"
 #include "devices/power.h"
 #include "devices/pvpanic.h"
@@ -32,7 +33,7 @@ static struct vm_ctl ctl = {.stop = record_stop, .stopping = is_stopping};
 
 /* Addresses worth aiming at; an access lands at one of them plus a small offset. */
 static const uint64_t pio_targets[] = {PORT_COM1, PORT_ACPI_SLEEP_CTL, PORT_I8042_CMD,
-				       PCI_CONFIG_PORT, 0x80, 0xFFFF};
+				       PCI_CONFIG_PORT, PORT_I8042_DATA, 0xFFFF};
 static const uint64_t mmio_targets[] = {LAYOUT_PVPANIC, DEV_BAR, 0xFEC00000, 0};
 
 /* The line hook gets whole lines only: no newline inside, within the bound. */
@@ -51,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct uart uart;
 	static struct power power;
 	static struct pvpanic pvpanic;
+	static struct i8042 kbd;
 	static struct pci_bus pci;
 	static struct pci_dev dev;
 	memset(&pio, 0, sizeof(pio));
@@ -59,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uart_init(&uart, -1, -1);
 	uart.line_out = check_line; /* as --log-marks hooks it */
 	power.ctl = &ctl;
+	i8042_init(&kbd, &ctl, -1);
 	pvpanic.ctl = &ctl;
 	pci_bus_init(&pci);
 	pci_dev_init(&dev, 0x8086, 0x2922, 0x010601, 2);
@@ -67,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(pci_plug(&pci, 1, &dev) == 0);
 	FUZZ_CHECK(bus_map(&pio, PORT_COM1, 8, &uart_bus_ops, &uart) == 0);
 	FUZZ_CHECK(bus_map(&pio, PORT_ACPI_SLEEP_CTL, 3, &power_acpi_bus_ops, &power) == 0);
-	FUZZ_CHECK(bus_map(&pio, PORT_I8042_CMD, 1, &power_i8042_bus_ops, &power) == 0);
+	FUZZ_CHECK(bus_map(&pio, PORT_I8042_DATA, 1, &i8042_data_bus_ops, &kbd) == 0);
+	FUZZ_CHECK(bus_map(&pio, PORT_I8042_CMD, 1, &i8042_cmd_bus_ops, &kbd) == 0);
 	FUZZ_CHECK(bus_map(&pio, PCI_CONFIG_PORT, 8, &pci_conf1_bus_ops, &pci) == 0);
 	FUZZ_CHECK(bus_map(&mmio, LAYOUT_PVPANIC, LAYOUT_PVPANIC_SIZE, &pvpanic_bus_ops, &pvpanic) == 0);
 	bool after_escape = false;
@@ -105,6 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(n <= sizeof(bytes));
 			size_t took = uart_rx_push(&uart, bytes, n);
 			FUZZ_CHECK(took <= n);
+			if (n && bytes[0] == 0x7F) /* now and then, the API presses Ctrl-Alt-Del */
+				i8042_ctrl_alt_del(&kbd);
 			break;
 		}
 		default: /* what the device helpers report from config space */
@@ -121,12 +127,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FUZZ_CHECK(uart.rx_count <= UART_RX_SIZE && uart.rx_head < UART_RX_SIZE);
 		FUZZ_CHECK(uart.out_len <= UART_OUT_BUF);
+		FUZZ_CHECK(kbd.count <= I8042_OUT_MAX && kbd.head < I8042_OUT_MAX);
 		FUZZ_CHECK(stopped <= VM_SIGNAL);
 		/* A BAR reads back size-aligned: the guest cannot move it to a misaligned address. */
 		uint32_t bar = pci_config_read(&pci, 1, 0x10 + 4 * 5, 4);
 		FUZZ_CHECK((bar & ~0xFu & (DEV_BAR_SIZE - 1)) == 0);
 	}
 	uart_destroy(&uart);
+	i8042_destroy(&kbd);
 	pci_bus_destroy(&pci);
 	return 0;
 }

@@ -497,6 +497,64 @@ static void parser_seeds(const char *dir)
 	}
 }
 
+/* ---- api: a read-size byte, then what a client sends; or 0xFF and a config file ---- */
+
+static void http_req(struct seed *s, const char *method, const char *path, const char *body)
+{
+	char head[256];
+	int n = body ? snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+				method, path, strlen(body))
+		     : snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n\r\n", method, path);
+	put(s, head, (size_t)n);
+	if (body)
+		put(s, body, strlen(body));
+}
+
+static void api_seeds(const char *dir)
+{
+	static struct seed s;
+	/* The getting-started sequence, pipelined, then InstanceStart, a pause and the GETs. */
+	s.n = 0;
+	u8(&s, 0x00);
+	http_req(&s, "PUT", "/logger", "{\"log_path\": \"l\", \"level\": \"Debug\"}");
+	http_req(&s, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\", \"boot_args\": \"console=ttyS0 -- x\"}");
+	http_req(&s, "PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"r\", "
+		 "\"is_root_device\": true, \"partuuid\": null, \"rate_limiter\": null}");
+	http_req(&s, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	http_req(&s, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	http_req(&s, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	http_req(&s, "GET", "/vm/config", NULL);
+	http_req(&s, "GET", "/", NULL);
+	save(dir, "api", "getting-started", &s);
+	/* kestrel's drive object, Expect, a PATCH, an unsupported route, a failing start. */
+	s.n = 0;
+	u8(&s, 0x83);
+	static const char expect[] = "PUT /drives/d HTTP/1.1\r\nExpect: 100-continue\r\n"
+				     "Transfer-Encoding: chunked\r\n\r\n";
+	put(&s, expect, strlen(expect));
+	static const char body[] = "{\"drive_id\": \"d\", \"path_on_host\": \"p\", \"is_root_device\": false, "
+				   "\"kestrel\": {\"interface\": \"ahci\", \"cache\": \"none\", \"queues\": 2}}";
+	char chunk[32];
+	int n = snprintf(chunk, sizeof(chunk), "%zx\r\n", strlen(body));
+	put(&s, chunk, (size_t)n);
+	put(&s, body, strlen(body));
+	put(&s, "\r\n0\r\n\r\n", 7);
+	http_req(&s, "PATCH", "/machine-config", "{\"smt\": true}");
+	http_req(&s, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
+	http_req(&s, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}");
+	http_req(&s, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	save(dir, "api", "extensions", &s);
+	static const char file[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"k\", \"initrd_path\": null}, \"drives\": "
+		"[{\"drive_id\": \"r\", \"path_on_host\": \"r\", \"is_root_device\": true, \"cache_type\": "
+		"\"Unsafe\"}], \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 128}, \"vsock\": null, "
+		"\"network-interfaces\": []}";
+	s.n = 0;
+	u8(&s, 0xFF);
+	put(&s, file, strlen(file));
+	save(dir, "api", "config-file", &s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -510,5 +568,6 @@ int main(int argc, char **argv)
 	bus_seeds(argv[1]);
 	scsi_seeds(argv[1]);
 	parser_seeds(argv[1]);
+	api_seeds(argv[1]);
 	return 0;
 }

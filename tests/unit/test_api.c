@@ -258,7 +258,9 @@ Test(fc_config, firecrackers_sample_config_file)
 static int starts, pauses;
 static void fake_start(void *ctx, struct fc_config *c) { (void)ctx; (void)c; starts++; }
 static void fake_pause(void *ctx, bool p) { (void)ctx; pauses += p ? 1 : -1; }
-static const struct api_vm_ops fake_ops = {.start = fake_start, .pause = fake_pause};
+static int cads;
+static void fake_cad(void *ctx) { (void)ctx; cads++; }
+static const struct api_vm_ops fake_ops = {.start = fake_start, .pause = fake_pause, .ctrl_alt_del = fake_cad};
 
 static struct api api;
 static struct loop loop;
@@ -307,6 +309,8 @@ Test(api, pre_and_post_boot_rules)
 	expect(call(REQ_PUT, "PUT", "/snapshot/create", "{}"), 400, "/snapshot is not supported");
 	expect(call(REQ_PUT, "PUT", "/foo", "{}"), 400, "Invalid request method and/or path: PUT /foo.");
 	expect(call(REQ_OTHER, "POST", "/", "{}"), 400, "Invalid request method");
+	/* fuzz-api found a 400 without a body: a path that is not UTF-8 (corpus: non-ascii-path). */
+	expect(call(REQ_PUT, "PUT", "/machine-confi\xb8g", "{}"), 400, "PUT /machine-confi?g.");
 
 	struct api_answer a = call(REQ_PUT, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 	cr_assert(a.pending && starts == 1, "InstanceStart waits for the main thread");
@@ -331,6 +335,9 @@ Test(api, pre_and_post_boot_rules)
 	cr_assert_eq(pauses, 0);
 	expect(call(REQ_PATCH, "PATCH", "/vm", "{\"state\": \"Sleeping\"}"), 400, "unknown variant");
 	expect(call(REQ_PATCH, "PATCH", "/drives/a", "{\"drive_id\": \"a\"}"), 400, "not supported by kestrel yet");
+	expect(call(REQ_PUT, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 204, NULL);
+	cr_assert_eq(cads, 1);
+	expect(call(REQ_PUT, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 400, "not initialized");
 	api_server_close(&api.server);
 	loop_destroy(&loop);
 }
