@@ -237,8 +237,9 @@ Test(api, pause_and_resume_under_fio_with_metrics, .timeout = API_TIMEOUT + 60)
 		"--filename=/dev/vda --rw=randwrite --bs=4k --size=48M --ioengine=libaio --iodepth=8 "
 		"--direct=1 --verify=crc32c --verify_fatal=1 --eta=never >/dev/null; echo FIO_RC=$?; "
 		"echo IO-DONE; sleep 3";
-	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
-			      "--cmdline", cmdline, "--disk", disk, "--api-sock", p.sock,
+	/* fio comes with the tools initramfs; 512M holds it. */
+	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd-tools.img"),
+			      "--mem", "512M", "--cmdline", cmdline, "--disk", disk, "--api-sock", p.sock,
 			      "--metrics-path", mpath, "--stats", NULL};
 	struct run r = run_kestrel_watched(args, API_TIMEOUT, pause_under_load, &p);
 	cr_assert_not(r.timed_out, "no power-off in %ds:\n%s", API_TIMEOUT, r.out);
