@@ -78,3 +78,16 @@ Test(harness, a_run_that_does_not_exit_in_time_is_run_again_once, .timeout = 60)
 	expect_runs_timed("kestrel: stats: console bytes from guest 12\\n", 30, 0, 2, 2);
 	expect_runs_timed("kestrel: stats: console bytes from guest 12\\n", 0, 0, 2, 1);
 }
+
+Test(harness, a_triple_fault_at_the_reset_vector_is_run_again_once)
+{
+	const char *reset = "GUEST OUTPUT\\nkestrel: vCPU 0: triple fault (KVM_EXIT_SHUTDOWN)\\n"
+			    "  rip 000000000000fff0 rflags 0000000000000002\\n"
+			    "  cr0 0000000000000010 cr2 0\\n  cs f000 ss 0000\\n"
+			    "kestrel: stats: console bytes from guest 353\\n";
+	expect_runs(reset, 1, 2);
+	/* A triple fault anywhere else is the guest's or kestrel's: no second run. */
+	expect_runs("GUEST OUTPUT\\nkestrel: vCPU 0: triple fault (KVM_EXIT_SHUTDOWN)\\n"
+		    "  rip ffffffff81000000 rflags 0000000000000002\\n  cr0 0000000080050033\\n"
+		    "  cs 0010 ss 0018\\nkestrel: stats: console bytes from guest 353\\n", 1, 1);
+}
