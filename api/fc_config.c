@@ -458,11 +458,10 @@ int fc_finish(struct fc_config *fc, char *err, size_t errlen)
 		else
 			snprintf(root, sizeof(root), " root=%s %s", dev, ro);
 	}
-	const char *init_args = !strncmp(fc->boot_args, "-- ", 3) ? fc->boot_args
-				: strstr(fc->boot_args, " -- ");
-	int head = init_args ? (int)(init_args - fc->boot_args) : (int)strlen(fc->boot_args);
-	snprintf(fc->cmdline, sizeof(fc->cmdline), "%.*s%s%s%s", head, fc->boot_args, root,
-		 init_args && init_args == fc->boot_args ? " " : "", init_args ? init_args : "");
+	size_t head = config_kernel_params_len(fc->boot_args);
+	const char *init_args = fc->boot_args + head;
+	snprintf(fc->cmdline, sizeof(fc->cmdline), "%.*s%s%s%s", (int)head, fc->boot_args, root,
+		 *init_args && head == 0 ? " " : "", init_args);
 	fc->cfg.kernel = fc->kernel;
 	fc->cfg.initrd = fc->initrd[0] ? fc->initrd : NULL;
 	fc->cfg.cmdline = fc->cmdline;

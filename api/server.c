@@ -39,6 +39,12 @@ char *api_fault_body(const char *msg)
 
 static void conn_process(struct api_conn *c);
 
+/* Reads what the client sends next into c->in. */
+static void recv_arm(struct api_conn *c)
+{
+	io_uring_prep_recv(loop_sqe(c->server->loop, &c->recv_op), c->fd, c->in, sizeof(c->in), 0);
+}
+
 static void conn_close(struct api_conn *c)
 {
 	if (c->fd >= 0)
@@ -81,7 +87,7 @@ static void send_done(struct loop_op *op, int res)
 		shutdown(c->fd, SHUT_WR);
 		c->draining = true;
 		c->drained = 0;
-		io_uring_prep_recv(loop_sqe(c->server->loop, &c->recv_op), c->fd, c->in, sizeof(c->in), 0);
+		recv_arm(c);
 		return;
 	}
 	conn_process(c);
@@ -114,7 +120,7 @@ static void recv_done(struct loop_op *op, int res)
 {
 	struct api_conn *c = container_of(op, struct api_conn, recv_op);
 	if (res == -EINTR || res == -EAGAIN) {
-		io_uring_prep_recv(loop_sqe(c->server->loop, &c->recv_op), c->fd, c->in, sizeof(c->in), 0);
+		recv_arm(c);
 		return;
 	}
 	if (res <= 0 || (c->draining && (c->drained += (size_t)res) > API_DRAIN_MAX)) {
@@ -122,7 +128,7 @@ static void recv_done(struct loop_op *op, int res)
 		return;
 	}
 	if (c->draining) {
-		io_uring_prep_recv(loop_sqe(c->server->loop, &c->recv_op), c->fd, c->in, sizeof(c->in), 0);
+		recv_arm(c);
 		return;
 	}
 	c->in_off = 0;
@@ -163,7 +169,7 @@ static void conn_process(struct api_conn *c)
 		}
 	}
 	c->in_off = c->in_len = 0;
-	io_uring_prep_recv(loop_sqe(c->server->loop, &c->recv_op), c->fd, c->in, sizeof(c->in), 0);
+	recv_arm(c);
 }
 
 void api_server_reply(struct api_conn *c, int status, char *body)

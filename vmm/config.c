@@ -129,6 +129,14 @@ bool config_valid_id(const char *s, bool dash)
 	return true;
 }
 
+size_t config_kernel_params_len(const char *cmdline)
+{
+	if (!strncmp(cmdline, "-- ", 3))
+		return 0;
+	const char *sep = strstr(cmdline, " -- ");
+	return sep ? (size_t)(sep - cmdline) : strlen(cmdline);
+}
+
 enum config_result config_finish(struct vm_config *cfg, char *errbuf, size_t errlen)
 {
 	if (cfg->log_marks) {

@@ -76,6 +76,12 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
  */
 enum config_result config_finish(struct vm_config *cfg, char *errbuf, size_t errlen);
 
+/*
+ * How much of a kernel command line is the kernel's own parameters: up to
+ * a " -- " (or a leading "-- "), after which the words are init's arguments.
+ */
+size_t config_kernel_params_len(const char *cmdline);
+
 /* "512M", "2G", "65536K", "1048576" → bytes. -EINVAL on anything else. */
 int config_parse_size(const char *s, uint64_t *out);
 

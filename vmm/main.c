@@ -119,8 +119,7 @@ static void warn_pci_off(const struct vm_config *cfg)
 	while (p && !((p == c || p[-1] == ' ') && (p[7] == '\0' || p[7] == ' ')))
 		p = strstr(p + 1, "pci=off");
 	/* Only the kernel's own parameters count, not init's after " -- ". */
-	const char *init_args = c ? strstr(c, " -- ") : NULL;
-	if (!p || (init_args && p > init_args))
+	if (!p || (size_t)(p - c) >= config_kernel_params_len(c))
 		return;
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		if (cfg->disks[i].iface == DISK_IF_AHCI)
