@@ -1,5 +1,6 @@
 #include "api/api.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,59 @@ static void patch_vm(struct api *a, json_t *body, struct api_answer *out)
 	answer(out, 204, NULL);
 }
 
+/*
+ * PATCH /drives/{id}: the VM gives the drive its new image (vmm/disk_swap.h)
+ * and api_drive_done() answers, once the guest has been told.
+ */
+static void patch_drive(struct api *a, struct api_conn *conn, const char *id, json_t *body,
+			struct api_answer *out)
+{
+	char err[512], path[PATH_MAX];
+	unsigned i;
+	if (fc_patch_drive(&a->fc, id, body, &i, path, sizeof(path), err, sizeof(err))) {
+		fault(a, out, err);
+		return;
+	}
+	if (!path[0]) { /* nothing but a rate limiter that limits nothing */
+		answer(out, 204, NULL);
+		return;
+	}
+	if (a->drive_updating[i]) {
+		snprintf(err, sizeof(err), "Drive `%s` is being updated already.", id);
+		fault(a, out, err);
+		return;
+	}
+	if (a->ops->update_drive(a->ops_ctx, i, path, err, sizeof(err))) {
+		fault(a, out, err);
+		return;
+	}
+	snprintf(a->drive_path[i], sizeof(a->drive_path[i]), "%s", path);
+	a->drive_updating[i] = true;
+	a->drive_waiter[i] = conn;
+	out->pending = true;
+}
+
+void api_drive_done(struct api *a, unsigned int index, int res, const char *msg)
+{
+	struct api_conn *c = a->drive_waiter[index];
+	a->drive_waiter[index] = NULL;
+	a->drive_updating[index] = false;
+	if (res == 0) {
+		struct disk_config *d = &a->fc.cfg.disks[index];
+		_Static_assert(sizeof(d->path) == sizeof(a->drive_path[0]), "path sizes");
+		memcpy(d->path, a->drive_path[index], sizeof(d->path));
+		if (c)
+			api_server_reply(c, 204, NULL);
+		return;
+	}
+	char err[640];
+	snprintf(err, sizeof(err), "Unable to patch the block device %s: %s", a->fc.drives[index].id,
+		 msg);
+	a->bad_requests++;
+	if (c)
+		api_server_reply(c, 400, api_fault_body(err));
+}
+
 /* The drive id in /drives/{id}, or NULL when the path is not one. */
 static const char *drive_id(const char *path)
 {
@@ -209,11 +263,12 @@ static void route(struct api *a, struct api_conn *conn, const struct http_reques
 		return;
 	}
 	if (drive && m != REQ_PUT) {
-		if (!started(a))
+		if (!started(a) || a->state == API_STARTING)
 			fault(a, out, NOT_BEFORE_START);
+		else if (m == REQ_PATCH)
+			patch_drive(a, conn, id, body, out);
 		else
-			fault(a, out, m == REQ_PATCH ? "Updating a drive after boot (PATCH /drives) is not "
-			      "supported by kestrel yet." : "Removing a drive is not supported by kestrel.");
+			fault(a, out, "Removing a drive is not supported by kestrel.");
 		return;
 	}
 	if (put || machine || drive) {

@@ -32,6 +32,11 @@ struct api_vm_ops {
 	void (*pause)(void *ctx, bool pause);
 	/* Press Ctrl-Alt-Del on the guest's keyboard. */
 	void (*ctrl_alt_del)(void *ctx);
+	/*
+	 * After start: drive `index` gets the image at path; the VM answers
+	 * with api_drive_done(). 0, or -errno with a message (nothing started).
+	 */
+	int (*update_drive)(void *ctx, unsigned int index, const char *path, char *err, size_t errlen);
 };
 
 struct api {
@@ -46,6 +51,9 @@ struct api {
 	bool start_ok;      /* under the loop's handoff: written before loop_call */
 	char start_err[512];
 	struct metrics *metrics; /* FlushMetrics; set before api_start_done(ok), or NULL */
+	struct api_conn *drive_waiter[CONFIG_MAX_DISKS]; /* PATCH /drives waiting for the VM */
+	char drive_path[CONFIG_MAX_DISKS][PATH_MAX];     /* the path each of them asked for */
+	bool drive_updating[CONFIG_MAX_DISKS];           /* until api_drive_done */
 	unsigned long long get_requests, put_requests, patch_requests, bad_requests; /* stats */
 };
 
@@ -65,6 +73,9 @@ void api_reset(struct api *a, struct loop *loop, const struct fc_config *fc, boo
 
 /* Main thread: InstanceStart's outcome (ok, or the fault message). */
 void api_start_done(struct api *a, bool ok, const char *err);
+
+/* Loop thread: PATCH /drives of drive index is done (0) or refused (-errno, why). */
+void api_drive_done(struct api *a, unsigned int index, int res, const char *msg);
 
 /* The handler api/server.c calls; exposed for unit tests. Loop thread. */
 void api_handle(void *ctx, struct api_conn *conn, const struct http_request *req,

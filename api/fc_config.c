@@ -428,6 +428,50 @@ int fc_load_file(struct fc_config *fc, json_t *root, char *err, size_t errlen)
 	return 0;
 }
 
+int fc_patch_drive(const struct fc_config *fc, const char *path_id, json_t *body,
+		   unsigned int *index, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	struct fc_field f[] = {
+		{"drive_id", FC_STRING, true, NULL},
+		{"path_on_host", FC_STRING, false, NULL},
+		{"rate_limiter", FC_OBJECT, false, NULL},
+	};
+	if (take_fields(body, "the drive update", f, 3, err, errlen))
+		return -1;
+	char id[FC_DRIVE_ID_MAX + 1];
+	if (take_string(id, sizeof(id), &f[0], err, errlen))
+		return -1;
+	if (strcmp(path_id, id))
+		return fault(err, errlen, "The id from the path does not match the id from the body!");
+	unsigned i = 0;
+	while (i < fc->cfg.ndisks && strcmp(fc->drives[i].id, id))
+		i++;
+	if (i == fc->cfg.ndisks)
+		return fault(err, errlen, "Invalid block device ID: no drive `%s`.", id);
+	if (check_rate_limiter(&f[2], err, errlen) || take_string(path, pathlen, &f[1], err, errlen))
+		return -1;
+	if (f[1].value && !path[0])
+		return fault(err, errlen, "`path_on_host` is empty.");
+	*index = i;
+	return 0;
+}
+
+void fc_from_command_line(struct fc_config *fc, const struct vm_config *cli)
+{
+	fc_config_init(fc, cli);
+	fc->cfg = *cli;
+	for (unsigned i = 0; i < cli->ndisks; i++)
+		snprintf(fc->drives[i].id, sizeof(fc->drives[i].id), "disk%u", i);
+	fc->has_boot_source = cli->kernel != NULL;
+	snprintf(fc->kernel, sizeof(fc->kernel), "%s", cli->kernel ? cli->kernel : "");
+	snprintf(fc->initrd, sizeof(fc->initrd), "%s", cli->initrd ? cli->initrd : "");
+	snprintf(fc->boot_args, sizeof(fc->boot_args), "%s", cli->cmdline ? cli->cmdline : "");
+	snprintf(fc->cmdline, sizeof(fc->cmdline), "%s", fc->boot_args);
+	fc->cfg.kernel = fc->kernel;
+	fc->cfg.initrd = fc->initrd[0] ? fc->initrd : NULL;
+	fc->cfg.cmdline = fc->cmdline;
+}
+
 int fc_finish(struct fc_config *fc, char *err, size_t errlen)
 {
 	if (!fc->has_boot_source)

@@ -84,6 +84,21 @@ int fc_put_machine_config(struct fc_config *fc, json_t *body, bool patch, char *
 int fc_put_logger(struct fc_config *fc, json_t *body, char *err, size_t errlen);
 int fc_put_metrics(struct fc_config *fc, json_t *body, char *err, size_t errlen);
 
+/*
+ * PATCH /drives/{id} after start: {"drive_id", "path_on_host", "rate_limiter"}.
+ * 0 with the drive's index and the new path ("" when none is given: nothing
+ * to change), or -1 with the fault_message.
+ */
+int fc_patch_drive(const struct fc_config *fc, const char *path_id, json_t *body,
+		   unsigned int *index, char *path, size_t pathlen, char *err, size_t errlen);
+
+/*
+ * The API's view of a VM the command line describes (--kernel with
+ * --api-sock): its drives are disk0, disk1, ... in --disk order, for
+ * GET /vm/config and PATCH /drives.
+ */
+void fc_from_command_line(struct fc_config *fc, const struct vm_config *cli);
+
 /* --config-file: the whole object. 0, or -1 with the message. */
 int fc_load_file(struct fc_config *fc, json_t *root, char *err, size_t errlen);
 

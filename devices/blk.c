@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/blk_internal.h"
 #include "devices/blk_log.h"
 #include "devices/virtqueue.h" /* the iovec copy helpers */
 #include "vmm/container_of.h"
@@ -51,7 +52,6 @@ void blk_init_fake(struct blk *b, int fd, uint64_t size, enum blk_cache mode, bo
 	snprintf(b->name, sizeof(b->name), "fake");
 }
 
-static void flush_kick(struct blk *b);
 
 static void wce_flush_task(struct loop_task *t)
 {
@@ -62,7 +62,7 @@ static void wce_flush_task(struct loop_task *t)
 	 * Everything completed so far, whatever the switch says now: the guest
 	 * took the moment of "off" as the moment its old writes became durable.
 	 */
-	flush_kick(b);
+	blk_flush_kick(b);
 }
 
 void blk_attach(struct blk *b, struct loop *loop, struct blk_engine *engine)
@@ -130,6 +130,8 @@ static void finish_now(struct blk_req *r, int res)
 		b->stats.errors++;
 	b->inflight--;
 	r->done(r, res);
+	if (b->swap)
+		blk_swap_step(b); /* the disk may be idle now */
 }
 
 /* ---- the write log (log=FILE) ---- */
@@ -144,12 +146,7 @@ static bool log_wait(struct blk *b, struct blk_req *r, void (*fn)(struct blk_req
 		return false;
 	r->log_resume = fn;
 	r->log_res = res;
-	r->next = NULL;
-	if (b->log_wait_tail)
-		b->log_wait_tail->next = r;
-	else
-		b->log_wait = r;
-	b->log_wait_tail = r;
+	blk_req_append(&b->log_wait, &b->log_wait_tail, r);
 	return true;
 }
 
@@ -328,6 +325,8 @@ static void flush_done(struct loop_op *op, int res)
 		complete_list(waiting, -EIO);
 		complete_list(b->flush_next, -EIO);
 		b->flush_next = NULL;
+		if (b->swap)
+			blk_swap_step(b);
 		return;
 	}
 	if (b->flight_gen > b->flushed_gen)
@@ -337,6 +336,8 @@ static void flush_done(struct loop_op *op, int res)
 	complete_list(waiting, 0);
 	if (b->flush_next || (b->want_gen > b->flushed_gen && !b->flush_error))
 		flush_start(b);
+	else if (b->swap)
+		blk_swap_step(b);
 }
 
 static void flush_start(struct blk *b)
@@ -377,7 +378,7 @@ static int flush_wait(struct blk *b, struct blk_req *r)
 }
 
 /* A host flush of everything completed so far, with no request waiting for it. */
-static void flush_kick(struct blk *b)
+void blk_flush_kick(struct blk *b)
 {
 	if (b->flush_error || b->policy->no_flush || b->flushed_gen >= b->dirty_gen)
 		return;
@@ -494,12 +495,7 @@ static void bounce_acquire(struct blk *b, struct blk_req *r)
 	b->stats.bounced++;
 	if (b->bounce_wait || b->bounce_bytes + bounce_want(r) > BLK_BOUNCE_BUDGET)
 		b->stats.bounce_waits++;
-	r->next = NULL;
-	if (b->bounce_wait_tail)
-		b->bounce_wait_tail->next = r;
-	else
-		b->bounce_wait = r;
-	b->bounce_wait_tail = r;
+	blk_req_append(&b->bounce_wait, &b->bounce_wait_tail, r);
 	bounce_start_waiting(b);
 }
 
@@ -719,6 +715,14 @@ void blk_submit(struct blk *b, struct blk_req *r)
 	r->promise_all = false;
 	r->req_no = b->next_req++;
 	b->inflight++;
+	if (b->swap)
+		blk_swap_wait(b, r);
+	else
+		blk_submit_now(b, r);
+}
+
+void blk_submit_now(struct blk *b, struct blk_req *r)
+{
 	int ret;
 	switch (r->op) {
 	case BLK_OP_READ:

@@ -141,6 +141,7 @@ enum blk_lie {
 };
 
 struct blk_log;
+struct blk_swap;
 
 struct blk {
 	int fd;
@@ -186,6 +187,34 @@ struct blk {
 	uint64_t next_req;
 	uint64_t log_flight_mark;      /* the log's next seq when the in-flight host flush started */
 	struct blk_req *log_wait, *log_wait_tail; /* waiting for room in the log, oldest first */
+	/* The image being swapped (blk_swap_start), or NULL. Loop thread. */
+	struct blk_swap *swap;
+};
+
+/*
+ * Giving a running disk a new image (PATCH /drives). The guest's requests
+ * that arrive meanwhile wait (they count as in flight, so a frontend reset
+ * waits for them too) and go to the new image; the swap happens once every
+ * other request has finished and what was written to the old image is
+ * flushed (not with `unsafe`), so nothing the guest wrote is left unflushed
+ * in a file kestrel no longer holds.
+ */
+struct blk_swap {
+	/*
+	 * The new image, opened and checked by blk_open (main thread) with the
+	 * disk's cache mode and read-only flag. After a swap it holds the old
+	 * one, for the caller to blk_close off the loop.
+	 */
+	struct blk *fresh;
+	/* Loop thread: 0, or -errno with the reason in msg (the disk keeps its old image). */
+	void (*done)(struct blk_swap *s, int res);
+	char msg[256];
+
+	/* The backend's. */
+	struct blk *b;
+	struct blk_req *waiting, *waiting_tail; /* the guest's requests meanwhile, oldest first */
+	unsigned int nwaiting;
+	bool stepping;
 };
 
 /*
@@ -242,6 +271,25 @@ int blk_final_flush(struct blk *b);
 void blk_retry_held(struct blk *b);
 /* Loop thread: requests held by werror=stop. */
 unsigned int blk_held(const struct blk *b);
+
+/*
+ * Whether fresh (opened by blk_open) can replace b's image without the
+ * guest seeing a different logical block size: its own O_DIRECT block
+ * divides b's, and its size is a multiple of b's. Any thread that owns
+ * fresh; b's block size never changes. 0, or -EINVAL with a message.
+ */
+int blk_swap_check(const struct blk *b, const struct blk *fresh, char *err, size_t errlen);
+/*
+ * Loop thread: starts swapping b's image for s->fresh; s->done says how it
+ * went (perhaps before this returns). Refused at once (done with -EBUSY,
+ * -EIO, -EINVAL) while another swap runs, while werror=stop holds writes,
+ * after a host flush of the old image failed (its data may be lost, and
+ * the guest must still hear so), or with a write log (log=: one log, one
+ * image).
+ */
+void blk_swap_start(struct blk *b, struct blk_swap *s);
+/* The image's size in bytes; any thread (a swap changes it on the loop). */
+uint64_t blk_size(const struct blk *b);
 
 void blk_print_stats(const struct blk *b, const char *label);
 

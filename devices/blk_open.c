@@ -96,7 +96,7 @@ static int probe_direct(struct blk *b, const char *path, char *err, size_t errle
 	return 0;
 }
 
-int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errlen)
+static int open_checked(struct blk *b, const struct disk_config *d, char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
@@ -133,8 +133,15 @@ int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errle
 		return fail(err, errlen, -EINVAL, "disk '%s': not a regular file or block device",
 			    d->path);
 	}
-	if (b->size == 0)
-		return fail(err, errlen, -EINVAL, "disk '%s': it is empty", d->path);
+	/*
+	 * Firecracker's clients (Kata, firecracker-containerd) start with empty
+	 * placeholder drives and give them their images with PATCH /drives: a
+	 * virtio-blk disk of 0 sectors is something Linux handles. SCSI and ATA
+	 * have no way to describe a disk without blocks.
+	 */
+	if (b->size == 0 && d->iface != DISK_IF_VIRTIO_BLK)
+		return fail(err, errlen, -EINVAL, "disk '%s': it is empty (only a virtio-blk disk may "
+			    "start empty, as a placeholder for PATCH /drives)", d->path);
 	if (b->size % 512)
 		return fail(err, errlen, -EINVAL,
 			    "disk '%s': its size, %llu bytes, is not a multiple of 512", d->path,
@@ -146,7 +153,10 @@ int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errle
 
 	b->block_size = 512;
 	b->mem_align = 1;
-	if (b->policy->direct) {
+	if (b->policy->direct && b->size == 0) {
+		/* Nothing to probe with: the largest alignment O_DIRECT asks for is safe. */
+		b->block_size = b->mem_align = 4096;
+	} else if (b->policy->direct) {
 		if ((ret = probe_direct(b, d->path, err, errlen)))
 			return ret;
 		if (b->size % b->block_size)
@@ -160,6 +170,9 @@ int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errle
 		if (d->readonly)
 			return fail(err, errlen, -EINVAL, "disk '%s': log= on a read-only disk has "
 				    "nothing to record", d->path);
+		if (b->size == 0)
+			return fail(err, errlen, -EINVAL, "disk '%s': log= on an empty disk has "
+				    "nothing to record", d->path);
 		b->log = malloc(sizeof(*b->log));
 		if (!b->log)
 			return fail(err, errlen, -ENOMEM, "disk '%s': no memory for its log", d->path);
@@ -171,6 +184,15 @@ int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errle
 		}
 	}
 	return 0;
+}
+
+int blk_open(struct blk *b, const struct disk_config *d, char *err, size_t errlen)
+{
+	int ret = open_checked(b, d, err, errlen);
+	/* Nothing stays open: a failed file's locks would refuse the same file when retried. */
+	if (ret)
+		blk_close(b);
+	return ret;
 }
 
 void blk_close(struct blk *b)

@@ -22,6 +22,11 @@ void scsi_disk_init(struct scsi_disk *d, struct blk *blk, unsigned int index)
 		snprintf(d->serial, sizeof(d->serial), "KESTREL-SCSI-%u", index);
 }
 
+void scsi_disk_capacity_changed(struct scsi_disk *d)
+{
+	d->unit_attention = SCSI_ASC_CAPACITY_CHANGED;
+}
+
 uint64_t scsi_blocks(const struct scsi_disk *d)
 {
 	return d->blk->size / d->blk->block_size;
@@ -295,13 +300,14 @@ static void unmap(const struct scsi_disk *d, const uint8_t *cdb, uint64_t out_le
 }
 
 /* REQUEST SENSE: every error was reported with its command, so nothing is pending. */
-static void request_sense(const uint8_t *cdb, uint64_t in_len, uint16_t asc, struct scsi_plan *p)
+static void request_sense(const uint8_t *cdb, uint64_t in_len, uint8_t key, uint16_t asc,
+			  struct scsi_plan *p)
 {
 	if (cdb[1] & 0x01) { /* descriptor format: not supported */
 		plan_illegal(p, SCSI_ASC_INVALID_FIELD_IN_CDB);
 		return;
 	}
-	scsi_fixed_sense(p->data, asc ? SCSI_KEY_ILLEGAL_REQUEST : SCSI_KEY_NO_SENSE, asc);
+	scsi_fixed_sense(p->data, key, asc);
 	plan_answer(p, SCSI_SENSE_LEN, cdb[4], in_len);
 }
 
@@ -325,6 +331,16 @@ void scsi_plan(struct scsi_disk *d, const uint8_t *cdb, uint64_t in_len, uint64_
 	       const uint8_t *param, uint32_t param_len, struct scsi_plan *p)
 {
 	memset(p, 0, SCSI_PLAN_HEAD);
+	/* A pending unit attention comes first, once (SPC-3 5.9.7); INQUIRY and REPORT LUNS pass. */
+	if (d->unit_attention && cdb[0] != SCSI_INQUIRY && cdb[0] != SCSI_REPORT_LUNS) {
+		uint16_t asc = d->unit_attention;
+		d->unit_attention = 0;
+		if (cdb[0] == SCSI_REQUEST_SENSE)
+			request_sense(cdb, in_len, SCSI_KEY_UNIT_ATTENTION, asc, p);
+		else
+			plan_check(p, SCSI_KEY_UNIT_ATTENTION, asc);
+		return;
+	}
 	switch (cdb[0]) {
 	case SCSI_TEST_UNIT_READY:
 	case SCSI_START_STOP_UNIT: /* a disk that is always spinning */
@@ -332,7 +348,7 @@ void scsi_plan(struct scsi_disk *d, const uint8_t *cdb, uint64_t in_len, uint64_
 		plan_good(p);
 		return;
 	case SCSI_REQUEST_SENSE:
-		request_sense(cdb, in_len, SCSI_ASC_NONE, p);
+		request_sense(cdb, in_len, SCSI_KEY_NO_SENSE, SCSI_ASC_NONE, p);
 		return;
 	case SCSI_INQUIRY:
 		scsi_inquiry(d, cdb, in_len, p);
@@ -400,7 +416,7 @@ void scsi_plan_no_lun(const uint8_t *cdb, uint64_t in_len, struct scsi_plan *p)
 		scsi_report_luns(cdb, in_len, p);
 		return;
 	case SCSI_REQUEST_SENSE:
-		request_sense(cdb, in_len, SCSI_ASC_LUN_NOT_SUPPORTED, p);
+		request_sense(cdb, in_len, SCSI_KEY_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED, p);
 		return;
 	default:
 		plan_illegal(p, SCSI_ASC_LUN_NOT_SUPPORTED);

@@ -30,6 +30,7 @@
 #define SCSI_KEY_MEDIUM_ERROR 0x3
 #define SCSI_KEY_HARDWARE_ERROR 0x4
 #define SCSI_KEY_ILLEGAL_REQUEST 0x5
+#define SCSI_KEY_UNIT_ATTENTION 0x6
 #define SCSI_KEY_DATA_PROTECT 0x7
 
 /* Additional sense codes (ASC << 8 | ASCQ). */
@@ -43,6 +44,7 @@
 #define SCSI_ASC_LUN_NOT_SUPPORTED 0x2500
 #define SCSI_ASC_INVALID_FIELD_IN_PARAM 0x2600
 #define SCSI_ASC_WRITE_PROTECTED 0x2700
+#define SCSI_ASC_CAPACITY_CHANGED 0x2A09
 #define SCSI_ASC_SAVING_NOT_SUPPORTED 0x3900
 #define SCSI_ASC_INTERNAL_FAILURE 0x4400
 
@@ -90,6 +92,7 @@
 struct scsi_disk {
 	struct blk *blk;
 	char serial[21];
+	uint16_t unit_attention; /* ASC/ASCQ the next command reports first, or 0 */
 };
 
 enum scsi_action {
@@ -147,6 +150,14 @@ void scsi_plan_no_lun(const uint8_t *cdb, uint64_t in_len, struct scsi_plan *p);
 
 /* A SCSI_IO plan finished in the backend with res (0 or -errno): status and sense. */
 void scsi_io_done(struct scsi_plan *p, int res);
+
+/*
+ * The disk's image was swapped (PATCH /drives): the next command but
+ * INQUIRY and REPORT LUNS gets CHECK CONDITION, UNIT ATTENTION, CAPACITY
+ * DATA HAS CHANGED (REQUEST SENSE returns it as its data), as SPC-3 says
+ * a target reports a change the initiator did not ask for.
+ */
+void scsi_disk_capacity_changed(struct scsi_disk *d);
 
 /* Logical blocks of the disk. */
 uint64_t scsi_blocks(const struct scsi_disk *d);

@@ -45,7 +45,7 @@ static void build_config(const struct vblk *vb, struct virtio_blk_config *c)
 {
 	const struct blk *b = vb->blk;
 	memset(c, 0, sizeof(*c));
-	c->capacity = b->size / SECTOR;
+	c->capacity = blk_size(b) / SECTOR; /* PATCH /drives changes it on the loop */
 	c->size_max = VBLK_SIZE_MAX;
 	c->seg_max = VBLK_SEG_MAX;
 	c->blk_size = b->block_size;

@@ -158,6 +158,17 @@ enum vq_pop_result vmmio_pop(struct vmmio *m, unsigned int q, struct vq_elem *e)
 	return r;
 }
 
+void vmmio_config_changed(struct vmmio *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->config_generation++; /* a driver reading the config meanwhile reads it again */
+	bool live = __atomic_load_n(&m->live, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&m->lock);
+	/* Before DRIVER_OK the driver reads the config when it gets there. */
+	if (live)
+		raise_irq(m, VIRTIO_MMIO_INT_CONFIG);
+}
+
 void vmmio_complete(struct vmmio *m, unsigned int q, uint16_t head, uint32_t written)
 {
 	m->inflight--;

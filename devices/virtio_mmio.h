@@ -124,6 +124,12 @@ bool vmmio_queue_idle(struct vmmio *m, unsigned int q);
  */
 void vmmio_hold_queue(struct vmmio *m, unsigned int q, bool held);
 
+/*
+ * Loop thread: the device's config space changed (a disk's new size): the
+ * generation moves and, once the driver is running, a config interrupt.
+ */
+void vmmio_config_changed(struct vmmio *m);
+
 /* Negotiated feature test, for devices (under the lock or on the loop after DRIVER_OK). */
 bool vmmio_has_feature(const struct vmmio *m, unsigned int bit);
 

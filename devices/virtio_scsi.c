@@ -399,8 +399,38 @@ static void reset(void *dev)
 	vmmio_hold_queue(&vs->mmio, EVENT_QUEUE, true);
 	vs->sense_size = VIRTIO_SCSI_SENSE_DEFAULT_SIZE;
 	vs->cdb_size = VIRTIO_SCSI_CDB_DEFAULT_SIZE;
+	vs->events_missed = false;
 	for (unsigned t = 0; t < vs->ntargets; t++)
 		blk_reset(vs->targets[t].disk.blk);
+}
+
+void vscsi_capacity_changed(struct vscsi *vs, unsigned int t)
+{
+	if (t >= vs->ntargets)
+		return;
+	scsi_disk_capacity_changed(&vs->targets[t].disk);
+	if (!__atomic_load_n(&vs->mmio.live, __ATOMIC_ACQUIRE) ||
+	    !vmmio_has_feature(&vs->mmio, VIRTIO_SCSI_F_CHANGE))
+		return;
+	struct vq_elem *e = &vs->event;
+	if (vmmio_pop(&vs->mmio, EVENT_QUEUE, e) != VQ_GOT) {
+		vs->events_missed = true; /* the unit attention still tells the guest */
+		return;
+	}
+	struct virtio_scsi_event ev = {
+		.event = VIRTIO_SCSI_T_PARAM_CHANGE | (vs->events_missed ? VIRTIO_SCSI_T_EVENTS_MISSED : 0),
+		.lun = {1, (uint8_t)t, 0, 0},
+		.reason = SCSI_ASC_CAPACITY_CHANGED >> 8 | (SCSI_ASC_CAPACITY_CHANGED & 0xFF) << 8,
+	};
+	uint32_t written = 0;
+	if (!e->bad_addr && e->in_len >= sizeof(ev)) {
+		written = (uint32_t)vq_buf_to_iov(e->iov + e->nout, e->nin, 0, &ev, sizeof(ev));
+		vs->events_missed = false;
+	} else {
+		vs->mmio.bad_requests++;
+		vs->events_missed = true;
+	}
+	vmmio_complete(&vs->mmio, EVENT_QUEUE, e->head, written);
 }
 
 static const struct vmmio_device_ops vscsi_ops = {
@@ -440,8 +470,14 @@ int vscsi_init(struct vscsi *vs, struct blk *const *disks, unsigned int ndisks, 
 			vq->free[i] = (uint16_t)(VQ_MAX_SIZE - 1 - i);
 		vq->nfree = VQ_MAX_SIZE;
 	}
-	int ret = vmmio_init(&vs->mmio, vm_fd, base, nqueues, irq_fd, &vscsi_ops, vs, 0, loop, gm,
-			     ctl);
+	/*
+	 * CHANGE: capacity events. HOTPLUG too, though disks never come and go:
+	 * Linux posts event buffers only when it is offered, and without them
+	 * no event reaches it (QEMU offers both).
+	 */
+	uint64_t features = 1ull << VIRTIO_SCSI_F_CHANGE | 1ull << VIRTIO_SCSI_F_HOTPLUG;
+	int ret = vmmio_init(&vs->mmio, vm_fd, base, nqueues, irq_fd, &vscsi_ops, vs, features, loop,
+			     gm, ctl);
 	vmmio_hold_queue(&vs->mmio, EVENT_QUEUE, true);
 	return ret;
 }

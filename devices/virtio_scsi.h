@@ -4,8 +4,9 @@
  *
  * The transport only carries CDBs and their data: what a command means is
  * devices/scsi_disk.c's business. Queue 0 is the control queue (task
- * management), queue 1 the event queue (never used: disks do not come and
- * go), queues 2.. carry commands.
+ * management), queue 1 the event queue (used only to say a disk's
+ * capacity changed, VIRTIO_SCSI_F_CHANGE: disks do not come and go),
+ * queues 2.. carry commands.
  *
  * Task management drains: a LUN reset or an abort answers only once the
  * commands it covers have finished in the backend (host I/O already issued
@@ -60,6 +61,8 @@ struct vscsi {
 	struct loop_task ctrl_task; /* serves the control queue again after a TMF */
 	bool ctrl_deferred;         /* ctrl_task is on the loop's deferred list */
 	uint64_t tmfs;              /* stats: task management functions */
+	struct vq_elem event;       /* the event queue's buffer being filled */
+	bool events_missed;         /* an event found no buffer: the next one says so */
 };
 
 /*
@@ -72,5 +75,13 @@ __attribute__((warn_unused_result)) int vscsi_init(struct vscsi *vs, struct blk 
 						   struct loop *loop, const struct guest_mem *gm,
 						   struct vm_ctl *ctl);
 void vscsi_destroy(struct vscsi *vs);
+
+/*
+ * Loop thread: target t's disk has a new image (PATCH /drives). Its next
+ * command reports CAPACITY DATA HAS CHANGED, and a driver that negotiated
+ * VIRTIO_SCSI_F_CHANGE also gets a parameter-change event, on which Linux
+ * rescans the disk at once (as QEMU signals a resize).
+ */
+void vscsi_capacity_changed(struct vscsi *vs, unsigned int t);
 
 #endif

@@ -263,8 +263,23 @@ static void api_ctrl_alt_del(void *ctx)
 	i8042_ctrl_alt_del(&v->i8042);
 }
 
+static struct api api;
+
+static void drive_updated(void *ctx, unsigned int index, int res, const char *msg)
+{
+	api_drive_done(ctx, index, res, msg);
+}
+
+static int api_update_drive(void *ctx, unsigned int index, const char *path, char *err,
+			    size_t errlen)
+{
+	struct vm *v = ctx;
+	return disk_swap_start(&v->swaps[index], path, drive_updated, &api, err, errlen);
+}
+
 static const struct api_vm_ops api_ops = {
 	.start = api_start, .pause = api_pause, .ctrl_alt_del = api_ctrl_alt_del,
+	.update_drive = api_update_drive,
 };
 
 /* Main thread: the next InstanceStart's configuration, or NULL once a signal stops us. */
@@ -294,7 +309,10 @@ int main(int argc, char **argv)
 
 	/* The configuration: the command line's, or Firecracker's from a file or the API. */
 	static struct fc_config fc;
-	fc_config_init(&fc, &cli);
+	if (cli.kernel)
+		fc_from_command_line(&fc, &cli); /* what GET /vm/config and PATCH /drives see */
+	else
+		fc_config_init(&fc, &cli);
 	const struct vm_config *cfg = cli.kernel ? &cli : &fc.cfg;
 	bool boot_now = cli.kernel || cli.config_file;
 	if (cli.config_file && load_config_file(cli.config_file, &fc, err, sizeof(err))) {
@@ -314,7 +332,6 @@ int main(int argc, char **argv)
 	vm.t_main = t_main;
 
 	/* The API runs on the VM's loop, started now so that it answers before the VM exists. */
-	static struct api api;
 	bool has_api = cli.api_sock != NULL;
 	if (has_api) {
 		if (api_init(&api, &vm.loop, cli.api_sock, &fc, boot_now, cli.id, &api_ops, &vm, err,
@@ -331,7 +348,7 @@ int main(int argc, char **argv)
 
 	static struct boot boot;
 	static struct metrics metrics;
-	const struct fc_config *from = cli.kernel ? NULL : &fc; /* drive ids, logger, metrics */
+	const struct fc_config *from = &fc; /* drive ids, logger, metrics */
 	const char *log_path = cli.log_path ? cli.log_path : fc.log_path;
 	const char *metrics_path = cli.metrics_path ? cli.metrics_path : fc.metrics_path;
 	int status = EXIT_RUNTIME;
@@ -381,11 +398,8 @@ int main(int argc, char **argv)
 	close_input(&boot.kernel);
 	close_input(&boot.initrd);
 	const char *ids[CONFIG_MAX_DISKS];
-	char names[CONFIG_MAX_DISKS][16];
-	for (unsigned i = 0; i < cfg->ndisks; i++) {
-		snprintf(names[i], sizeof(names[i]), "disk%u", i);
-		ids[i] = from ? from->drives[i].id : names[i];
-	}
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		ids[i] = from->drives[i].id;
 	if (has_api) {
 		metrics.api_counts[0] = &api.get_requests;
 		metrics.api_counts[1] = &api.put_requests;

@@ -436,6 +436,8 @@ int vm_prepare(struct vm *vm, char *err, size_t errlen)
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		vm->disk_irq_fd[i] = -1;
 	vm->vscsi_irq_fd = -1;
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		disk_swap_init(&vm->swaps[i], vm, i);
 	vm->ctl.stop = ctl_stop;
 	vm->ctl.stopping = ctl_stopping;
 	vm->ctl.pause = ctl_pause;
@@ -592,9 +594,22 @@ enum vm_stop vm_run(struct vm *vm)
 		}
 	}
 
+	/* The main thread waits for the guest, doing what the loop hands it meanwhile. */
 	pthread_mutex_lock(&vm->stop_lock);
-	while (vm->stop == VM_RUNNING)
-		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	while (vm->stop == VM_RUNNING) {
+		struct vm_main_job *job = vm->jobs;
+		if (!job) {
+			pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+			continue;
+		}
+		vm->jobs = job->next;
+		if (!vm->jobs)
+			vm->jobs_tail = NULL;
+		pthread_mutex_unlock(&vm->stop_lock);
+		job->fn(job);
+		pthread_mutex_lock(&vm->stop_lock);
+	}
+	vm->jobs = vm->jobs_tail = NULL;
 	pthread_mutex_unlock(&vm->stop_lock);
 
 	for (unsigned i = 0; i < vm->ncpus; i++)
@@ -614,6 +629,34 @@ enum vm_stop vm_run(struct vm *vm)
 	}
 	uart_flush(&vm->uart);
 	return vm->stop;
+}
+
+void vm_run_on_main(struct vm *vm, struct vm_main_job *job)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	job->next = NULL;
+	if (vm->jobs_tail)
+		vm->jobs_tail->next = job;
+	else
+		vm->jobs = job;
+	vm->jobs_tail = job;
+	pthread_cond_broadcast(&vm->stop_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+void vm_disk_changed(struct vm *vm, unsigned int i)
+{
+	const struct disk_config *d = &vm->cfg->disks[i];
+	if (vm->virtio_slot[i] >= 0) {
+		vmmio_config_changed(&vm->vblk[i].mmio);
+		return;
+	}
+	if (d->iface != DISK_IF_VIRTIO_SCSI)
+		return; /* AHCI: same size only (vmm/disk_swap.h) */
+	unsigned t = 0; /* targets follow the virtio-scsi disks' order (setup_vscsi) */
+	for (unsigned k = 0; k < i; k++)
+		t += vm->cfg->disks[k].iface == DISK_IF_VIRTIO_SCSI;
+	vscsi_capacity_changed(&vm->vscsi, t);
 }
 
 /* Peak resident memory of this process (VmHWM), in KiB. */
@@ -721,6 +764,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->vscsi_irq_fd);
 	if (vm->has_ahci)
 		ahci_destroy(&vm->ahci);
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		disk_swap_release(&vm->swaps[i]);
 	gm_destroy(&vm->mem);
 	free(vm->cpuid);
 	int fds[] = {vm->signal_fd, vm->uart_irq_fd, vm->i8042_irq_fd, vm->io_delay_fd, vm->vm_fd,

@@ -24,8 +24,10 @@
 #include "devices/virtio_blk.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/disk_swap.h"
 #include "vmm/guest_mem.h"
 #include "vmm/loop.h"
+#include "vmm/main_job.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_ctl.h"
 
@@ -66,6 +68,7 @@ struct vm {
 	bool drain_counted;  /* under stop_lock */
 	unsigned int drain_left;
 	bool final_flush_failed; /* a disk's flush at exit failed: exit 1 */
+	struct vm_main_job *jobs, *jobs_tail; /* under stop_lock: for the main thread, oldest first */
 
 	struct uart uart;
 	int uart_irq_fd;
@@ -94,6 +97,7 @@ struct vm {
 	int vscsi_irq_fd;
 	unsigned int nvirtio; /* virtio-mmio devices, slots 0..nvirtio-1 */
 	unsigned int ndisks;
+	struct disk_swap swaps[CONFIG_MAX_DISKS]; /* PATCH /drives */
 
 	const char *boot_format;
 	struct timespec t_main;       /* main() entered */
@@ -140,6 +144,18 @@ bool vm_stopping(const struct vm *vm);
  * (or is stopping) and returns true.
  */
 bool vm_wait_while_paused(struct vm *vm);
+
+/*
+ * Any thread: job->fn runs on the main thread while vm_run() waits for the
+ * guest (never once the VM is stopping: a job queued then is dropped).
+ */
+void vm_run_on_main(struct vm *vm, struct vm_main_job *job);
+
+/*
+ * Loop thread: disk i has a new image (vmm/disk_swap.h); its frontend
+ * tells the guest as its bus allows.
+ */
+void vm_disk_changed(struct vm *vm, unsigned int i);
 
 /* Prints device counters on stderr (--stats). */
 void vm_print_stats(const struct vm *vm);

@@ -1,10 +1,10 @@
 /*
  * The API's request path, as a client reaches it: bytes on a connection,
  * cut into reads anywhere, through the HTTP framing into the routes and
- * Firecracker's bodies, with a fake VM that starts or fails to start on the
- * input's say; or a whole --config-file. Whatever the bytes: every answer
+ * Firecracker's bodies, with a fake VM that starts (and swaps drive images)
+ * or fails to on the input's say; or a whole --config-file. Whatever the bytes: every answer
  * is 200 with a JSON body, 204 with none, or 400 with a fault_message, only
- * InstanceStart waits, and the framing never takes more than it was given.
+ * InstanceStart and PATCH /drives wait, and the framing never takes more than it was given.
  */
 #include <jansson.h>
 #include <string.h>
@@ -16,12 +16,23 @@ static bool start_asked;
 static void fake_start(void *ctx, struct fc_config *fc) { (void)ctx; (void)fc; start_asked = true; }
 static void fake_pause(void *ctx, bool pause) { (void)ctx; (void)pause; }
 static void fake_cad(void *ctx) { (void)ctx; }
-static const struct api_vm_ops ops = {.start = fake_start, .pause = fake_pause, .ctrl_alt_del = fake_cad};
+static int update_asked; /* 1 + the drive's index */
+static int fake_update(void *ctx, unsigned index, const char *path, char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	FUZZ_CHECK(path[0]);
+	update_asked = (int)index + 1;
+	return 0;
+}
+static const struct api_vm_ops ops = {.start = fake_start, .pause = fake_pause, .ctrl_alt_del = fake_cad,
+				      .update_drive = fake_update};
 
 static void check_answer(const struct api_answer *a)
 {
 	if (a->pending) {
-		FUZZ_CHECK(start_asked);
+		FUZZ_CHECK(start_asked != (update_asked != 0));
 		return;
 	}
 	FUZZ_CHECK(a->status == 200 || a->status == 204 || a->status == 400);
@@ -66,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	api_reset(&api, &loop, &fc, false, NULL, &ops, NULL);
 	http_in_init(&in);
 	start_asked = false;
+	update_asked = 0;
 	/* Byte 0: the low bits say where reads end (every 1..8th byte...), bit 7 start failures. */
 	size_t step = (size_t)(data[0] & 7) * 97 + 1;
 	bool fail_starts = data[0] & 0x80;
@@ -89,7 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			api_handle(&api, NULL, &in.req, &a);
 			check_answer(&a);
 			free(a.body);
-			if (a.pending) {
+			if (a.pending && update_asked) {
+				FUZZ_CHECK(api.state == API_RUNNING || api.state == API_PAUSED);
+				FUZZ_CHECK(update_asked <= (int)api.fc.cfg.ndisks);
+				api_drive_done(&api, (unsigned)update_asked - 1, fail_starts ? -2 : 0, "no such image");
+				update_asked = 0;
+			} else if (a.pending) {
 				api_start_done(&api, !fail_starts, "no such kernel");
 				FUZZ_CHECK(loop_run_pending(&loop, 4));
 				FUZZ_CHECK(api.state == (fail_starts ? API_NOT_STARTED : API_RUNNING));

@@ -89,14 +89,16 @@ void fuzz_disks_init(struct fuzz_env *env, struct blk *blk, unsigned int n, uint
 		     struct fuzz_engine *eng)
 {
 	for (unsigned i = 0; i < n; i++) {
-		blk_init_fake(&blk[i], -1, 8ull << 20, (enum blk_cache)(setup % BLK_CACHE_COUNT),
-			      setup & 0x08);
+		blk_init_fake(&blk[i], FUZZ_FIRST_FD + (int)i, 8ull << 20,
+			      (enum blk_cache)(setup % BLK_CACHE_COUNT), setup & 0x08);
 		if (setup & 0x10)
 			blk[i].mem_align = blk[i].block_size = (setup & 0x20) ? 4096 : 512;
 	}
 	fuzz_engine_init(eng, &env->gm, &blk[0]);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n && i < FUZZ_MAX_DISKS; i++) {
 		blk_attach(&blk[i], &env->loop, &eng->e);
+		eng->disks[eng->ndisks++] = &blk[i];
+	}
 }
 
 /* Whether [p, p+len) lies inside one region of guest RAM. */
@@ -113,7 +115,11 @@ static bool in_guest(const struct guest_mem *gm, const void *p, size_t len)
 
 static void check_io(const struct fuzz_engine *f, const struct blk_io *io)
 {
+	/* The disk the operation is for (its fd: disks' sizes differ once one is swapped). */
 	const struct blk *b = f->blk;
+	for (unsigned i = 0; i < f->ndisks; i++)
+		if (f->disks[i]->fd == io->fd)
+			b = f->disks[i];
 	FUZZ_CHECK(io->op && io->op->cb);
 	switch (io->kind) {
 	case BLK_IO_READV:
@@ -220,4 +226,21 @@ void fuzz_check_blk_idle(const struct blk *b)
 	FUZZ_CHECK(b->bounce_bytes == 0);
 	FUZZ_CHECK(b->stats.bounce_peak <= BLK_BOUNCE_BUDGET);
 	FUZZ_CHECK(!b->flush_in_flight);
+	FUZZ_CHECK(!b->swap);
+}
+
+void fuzz_swap_start(struct fuzz_swap *s, struct blk *b, uint8_t arg, void (*done)(struct blk_swap *, int))
+{
+	if (s->busy)
+		return;
+	/* 1..16 MiB in the disk's own blocks, or empty (a virtio-blk placeholder's size). */
+	uint64_t size = (arg & 0x80) ? 0 : ((uint64_t)(arg % 16) + 1) << 20;
+	/* The same fd number: after the swap the engine still knows whose I/O it is. */
+	blk_init_fake(&s->fresh, b->fd, size, b->mode, b->readonly);
+	s->fresh.block_size = s->fresh.mem_align = b->block_size;
+	memset(&s->bs, 0, sizeof(s->bs));
+	s->bs.fresh = &s->fresh;
+	s->bs.done = done;
+	s->busy = true;
+	blk_swap_start(b, &s->bs);
 }

@@ -52,19 +52,35 @@ struct fuzz_env {
 	int irq_fd;
 	struct guest_mem gm;
 	uint8_t *mem;
+	/* The host gives disk (arg) a new image, as PATCH /drives does; NULL: not this target. */
+	void (*swap_image)(uint8_t arg);
 };
 struct fuzz_env *fuzz_env(void);
+
+/* A swap of a disk's image (devices/blk.h); done clears busy. */
+struct fuzz_swap {
+	struct blk fresh;
+	struct blk_swap bs;
+	bool busy;
+};
+/* Starts one unless one runs: a new image of a size from arg. */
+void fuzz_swap_start(struct fuzz_swap *s, struct blk *b, uint8_t arg,
+		     void (*done)(struct blk_swap *bs, int res));
 
 /* Guest RAM of `size` bytes at guest physical 0 between guard regions. */
 uint8_t *fuzz_guest_map(struct guest_mem *gm, size_t size);
 void fuzz_guest_unmap(uint8_t *ram, size_t size);
 
 #define FUZZ_MAX_PENDING 1024
+#define FUZZ_MAX_DISKS 4
+#define FUZZ_FIRST_FD 1000 /* the disks' (fake) file descriptors: FUZZ_FIRST_FD + i */
 
 struct fuzz_engine {
 	struct blk_engine e;
 	const struct guest_mem *gm;
 	const struct blk *blk; /* for the disk size and the O_DIRECT alignment */
+	const struct blk *disks[FUZZ_MAX_DISKS]; /* each disk, found by its fd */
+	unsigned int ndisks;
 	struct blk_io pending[FUZZ_MAX_PENDING];
 	unsigned npending;
 	uint64_t ios;

@@ -38,7 +38,7 @@ void fuzz_virtio_play(struct fuzz_env *env, struct vmmio *m, unsigned int nqueue
 {
 	struct loop *loop = &env->loop;
 	for (unsigned steps = 0; !fuzz_done(in) && steps < 4096; steps++) {
-		switch (fuzz_u8(in) % 7) {
+		switch (fuzz_u8(in) % 8) {
 		case 0: { /* the guest writes its memory: rings, descriptors, headers, data */
 			uint32_t off = fuzz_u16(in) % (FUZZ_RAM - 64);
 			unsigned n = fuzz_u8(in) % 64;
@@ -71,10 +71,16 @@ void fuzz_virtio_play(struct fuzz_env *env, struct vmmio *m, unsigned int nqueue
 		case 5: /* the loop runs what was handed to it */
 			fuzz_loop_run(loop);
 			break;
-		default: /* the loop polls */
+		case 6: /* the loop polls */
 			if (m->poller.poll)
 				m->poller.poll(&m->poller);
 			break;
+		default: { /* the host gives a disk a new image (PATCH /drives) */
+			uint8_t arg = fuzz_u8(in);
+			if (env->swap_image)
+				env->swap_image(arg);
+			break;
+		}
 		}
 	}
 	/* Let everything finish: every request completes and hands its slot back. */

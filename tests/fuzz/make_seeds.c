@@ -151,6 +151,20 @@ static void virtio_blk_seeds(const char *dir)
 	u8(&s, 3), u8(&s, 0x70), u32(&s, 0); /* status 0: reset */
 	u8(&s, 5);
 	save(dir, "virtio-blk", "cache-off-and-reset", &s);
+
+	/* PATCH /drives with a write in flight: the swap waits for it and flushes first. */
+	s.n = 0;
+	u8(&s, 0);
+	u8(&s, 0);
+	struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_OUT, .sector = 8};
+	guest_write(&s, 0x5000, &h, sizeof(h));
+	desc(&s, 0, 0x5000, 16, 1, 1);
+	desc(&s, 1, 0x6000, 4096, 1, 2);
+	desc(&s, 2, 0x5100, 1, 2, 0);
+	publish(&s, 0, 1);
+	u8(&s, 7), u8(&s, 3); /* a 4 MiB image */
+	complete_all(&s, 3);
+	save(dir, "virtio-blk", "swap-with-write-in-flight", &s);
 }
 
 /* ---- virtio-scsi: the same op codes (fuzz_virtio.c); request queue 2, buffers above the rings ---- */
@@ -244,6 +258,19 @@ static void virtio_scsi_seeds(const char *dir)
 	publish(&s, 2, 2);
 	complete_all(&s, 2);
 	save(dir, "virtio-scsi", "mode-select-cache-off", &s);
+
+	/* An event buffer posted, then PATCH /drives of target 0: an event, then a unit attention. */
+	s.n = 0;
+	u8(&s, 0);
+	u8(&s, 0);
+	qdesc(&s, 1, 0, 0xE000, sizeof(struct virtio_scsi_event), 2, 0);
+	publish(&s, 1, 1);
+	u8(&s, 7), u8(&s, 0); /* target 0 gets a 1 MiB image */
+	u8(&s, 5);
+	const uint8_t rc[16] = {0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0};
+	vscsi_command(&s, 0, rc, 16, 32, true, 1, 3);
+	complete_all(&s, 1);
+	save(dir, "virtio-scsi", "capacity-change-event", &s);
 }
 
 /* ---- AHCI: fuzz_ahci.c's op codes; port 0's command list at 0x1000 ---- */

@@ -32,6 +32,15 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* A new scratch file to write (a config file); its path in path. */
+static FILE *scratch_file(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s", scratch_path(name));
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "cannot write %s", path);
+	return f;
+}
+
 struct client {
 	char cmd[4096];
 	bool ran;
@@ -101,9 +110,7 @@ Test(api, config_file_with_kestrel_drive_extensions, .timeout = RUN_ATTEMPTS * A
 		snprintf(img[i], sizeof(img[i]), "%s", scratch_path(names[i]));
 		make_image(img[i], (long)(i + 1) << 24);
 	}
-	snprintf(cfg, sizeof(cfg), "%s", scratch_path("vm-config.json"));
-	FILE *f = fopen(cfg, "w");
-	cr_assert_not_null(f);
+	FILE *f = scratch_file("vm-config.json", cfg, sizeof(cfg));
 	/* Firecracker's own sample's shape, nulls and all, plus kestrel's drive object. */
 	fprintf(f,
 		"{\"boot-source\": {\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\", "
@@ -165,14 +172,25 @@ static int count_lines(const char *path)
 	return n;
 }
 
-static int api_call(const char *sock, const char *method, const char *path, const char *body)
+/* One request with curl; the status, and the body in resp (when given). */
+static int api_request(const char *sock, const char *method, const char *path, const char *body,
+		       char *resp, size_t resplen)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}' --unix-socket '%s' -X %s "
-		 "http://localhost%s -d '%s' >%s", sock, method, path, body, scratch_path("api-code"));
+	char cmd[2048], out[512];
+	snprintf(out, sizeof(out), "%s", scratch_path("api-body"));
+	snprintf(cmd, sizeof(cmd), "curl -s -o '%s' -w '%%{http_code}' --unix-socket '%s' -X %s "
+		 "http://localhost%s %s%s%s >%s", out, sock, method, path, body ? "-d '" : "",
+		 body ? body : "", body ? "'" : "", scratch_path("api-code"));
 	if (system(cmd) != 0)
 		return -1;
+	if (resp)
+		snprintf(resp, resplen, "%s", slurp(out));
 	return atoi(slurp(scratch_path("api-code")));
+}
+
+static int api_call(const char *sock, const char *method, const char *path, const char *body)
+{
+	return api_request(sock, method, path, body, NULL, 0);
 }
 
 static void pause_under_load(int pid, const char *out, void *arg)
@@ -319,5 +337,148 @@ Test(api, go_sdk_call_order_then_ctrl_alt_del, .timeout = API_TIMEOUT + 60)
 	char v[16];
 	cr_assert_not_null(guest_value(&r, "KBD", v, sizeof(v)), "%s", r.out);
 	cr_assert_neq(strcmp(v, "0"), 0, "the guest found no keyboard:\n%s", r.out);
+	run_free(&r);
+}
+
+/*
+ * PATCH /drives under a running guest, on every interface: Firecracker's
+ * way of giving placeholder drives their images (firecracker-containerd,
+ * Kata). The guest sees each new size without being told (virtio-blk's
+ * config interrupt; virtio-scsi's parameter-change event and unit
+ * attention), reads the new contents and writes to the new files; what it
+ * wrote before stays in the old ones. An empty virtio-blk placeholder, a
+ * refused AHCI resize, an unknown drive and a missing file are covered too.
+ */
+enum { M_BLK, M_EMPTY, M_SCSI, M_SATA, M_N };
+static const char *const m_role[M_N] = {"blk", "empty", "scsi", "sata"};
+static const char *const m_id[M_N] = {"rootfs", "drive_0", "scsi1", "sata1"};
+static const char *const m_mark[M_N] = {"NEWBLK01", "NEWEMPTY", "NEWSCSI1", "NEWSATA1"};
+static const long m_old_size[M_N] = {1 << 20, 0, 1 << 20, 2 << 20};
+static const long m_new_size[M_N] = {8 << 20, 4 << 20, 6 << 20, 2 << 20};
+
+struct swapper {
+	char sock[512];
+	char old[M_N][512], new[M_N][512], wrong[512];
+	int step;
+	char why[1024];
+};
+
+static void make_marked_image(const char *path, long size, const char *mark)
+{
+	make_image(path, size);
+	int fd = open(path, O_WRONLY);
+	cr_assert(fd >= 0 && pwrite(fd, mark, strlen(mark), 0) == (ssize_t)strlen(mark));
+	close(fd);
+}
+
+/* Whether the file holds `what` at offset `off`. */
+static bool holds(const char *path, long off, const char *what)
+{
+	char got[16] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? pread(fd, got, strlen(what), off) : -1;
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(what) && !memcmp(got, what, strlen(what));
+}
+
+static bool patch_expect(struct swapper *w, const char *id, const char *path, int want,
+			 const char *in_body)
+{
+	char body[1024], resp[1024], url[128];
+	snprintf(url, sizeof(url), "/drives/%s", id);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"%s\", \"path_on_host\": \"%s\"}", id, path);
+	int code = api_request(w->sock, "PATCH", url, body, resp, sizeof(resp));
+	if (code == want && (!in_body || strstr(resp, in_body)))
+		return true;
+	snprintf(w->why, sizeof(w->why), "PATCH %s to %.300s: %d %.400s (wanted %d %s)", id, path, code, resp,
+		 want, in_body ? in_body : "");
+	return false;
+}
+
+static void swap_when_ready(int pid, const char *out, void *arg)
+{
+	struct swapper *w = arg;
+	(void)pid;
+	if (w->step != 0 || !strstr(out, "MEDIA-READY"))
+		return;
+	char cfg[8192];
+	/* AHCI first (its size does not change), then the two the guest waits for. */
+	bool ok = patch_expect(w, m_id[M_SATA], w->wrong, 400, "keeps its size") &&
+		  patch_expect(w, "nope", w->new[M_BLK], 400, "Invalid block device ID") &&
+		  patch_expect(w, m_id[M_BLK], "/nonexistent.img", 400, "No such file") &&
+		  patch_expect(w, m_id[M_SATA], w->new[M_SATA], 204, NULL) &&
+		  patch_expect(w, m_id[M_SCSI], w->new[M_SCSI], 204, NULL) &&
+		  patch_expect(w, m_id[M_EMPTY], w->new[M_EMPTY], 204, NULL) &&
+		  patch_expect(w, m_id[M_BLK], w->new[M_BLK], 204, NULL);
+	if (ok && api_request(w->sock, "GET", "/vm/config", NULL, cfg, sizeof(cfg)) != 200) {
+		snprintf(w->why, sizeof(w->why), "GET /vm/config: %.900s", cfg);
+		ok = false;
+	}
+	if (ok && !strstr(cfg, w->new[M_BLK])) {
+		snprintf(w->why, sizeof(w->why), "GET /vm/config lacks the new path: %.900s", cfg);
+		ok = false;
+	}
+	w->step = ok ? 1 : -1;
+}
+
+Test(api, patch_drives_swaps_images_under_a_running_guest, .timeout = API_TIMEOUT + 60)
+{
+	struct swapper w = {.step = 0};
+	snprintf(w.sock, sizeof(w.sock), "%s", scratch_path("swap.sock"));
+	unlink(w.sock);
+	char name[64];
+	for (unsigned i = 0; i < M_N; i++) {
+		snprintf(name, sizeof(name), "swap-old-%s.img", m_role[i]);
+		snprintf(w.old[i], sizeof(w.old[i]), "%s", scratch_path(name));
+		make_image(w.old[i], m_old_size[i]);
+		snprintf(name, sizeof(name), "swap-new-%s.img", m_role[i]);
+		snprintf(w.new[i], sizeof(w.new[i]), "%s", scratch_path(name));
+		make_marked_image(w.new[i], m_new_size[i], m_mark[i]);
+	}
+	snprintf(w.wrong, sizeof(w.wrong), "%s", scratch_path("swap-wrong-size.img"));
+	make_image(w.wrong, 3 << 20);
+	char cfg[512];
+	FILE *f = scratch_file("swap-config.json", cfg, sizeof(cfg));
+	fprintf(f,
+		"{\"boot-source\": {\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\", "
+		"\"boot_args\": \"console=ttyS0 panic=-1 quiet -- disk-test media-change\"},\n"
+		" \"drives\": [\n"
+		"  {\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": false},\n"
+		"  {\"drive_id\": \"drive_0\", \"path_on_host\": \"%s\", \"is_root_device\": false},\n"
+		"  {\"drive_id\": \"scsi1\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
+		"\"kestrel\": {\"interface\": \"virtio-scsi\"}},\n"
+		"  {\"drive_id\": \"sata1\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
+		"\"kestrel\": {\"interface\": \"ahci\"}}],\n"
+		" \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 256}}\n",
+		guest_file("vmlinuz"), guest_file("initrd.img"), w.old[M_BLK], w.old[M_EMPTY],
+		w.old[M_SCSI], w.old[M_SATA]);
+	fclose(f);
+	const char *args[] = {"--api-sock", w.sock, "--config-file", cfg, "--stats", NULL};
+	struct run r = run_kestrel_watched(args, API_TIMEOUT, swap_when_ready, &w);
+	cr_assert_not(r.timed_out, "no power-off in %ds (step %d):\n%s", API_TIMEOUT, w.step, r.out);
+	cr_assert_eq(w.step, 1, "the API calls (step %d): %s\n%s", w.step, w.why, r.out);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
+	char v[64], key[64];
+	cr_assert_null(guest_value(&r, "MEDIA_TIMEOUT", v, sizeof(v)), "the guest never saw the new "
+		       "sizes:\n%s", r.out);
+	for (unsigned i = 0; i < M_N; i++) {
+		snprintf(key, sizeof(key), "MEDIA_SIZE_%s", m_role[i]);
+		cr_assert_eq(atol(guest_value(&r, key, v, sizeof(v)) ? v : "-1"), m_new_size[i] / 512,
+			     "%s: the guest's size of the new image:\n%s", m_role[i], r.out);
+		snprintf(key, sizeof(key), "MEDIA_HEAD_%s", m_role[i]);
+		cr_assert_str_eq(guest_value(&r, key, v, sizeof(v)) ? v : "", m_mark[i],
+				 "%s: what the guest reads is the new image:\n%s", m_role[i], r.out);
+		snprintf(key, sizeof(key), "MEDIA_WRITE_%s", m_role[i]);
+		cr_assert_not_null(guest_value(&r, key, v, sizeof(v)), "%s: write:\n%s", m_role[i], r.out);
+		cr_assert(holds(w.new[i], 8192, "NEW-DATA"), "%s: the guest's write is not in the new "
+			  "image", m_role[i]);
+		if (i == M_EMPTY)
+			continue;
+		cr_assert(holds(w.old[i], 4096, "OLD-DATA"), "%s: what the guest wrote before the swap "
+			  "is not in the old image", m_role[i]);
+		cr_assert_not(holds(w.new[i], 4096, "OLD-DATA"), "%s: old data in the new image", m_role[i]);
+		cr_assert_not(holds(w.old[i], 8192, "NEW-DATA"), "%s: new data in the old image", m_role[i]);
+	}
 	run_free(&r);
 }

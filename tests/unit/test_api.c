@@ -5,6 +5,7 @@
  * tests/host/api-test, and with a real guest by tests/integration/test_api.c.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -260,7 +261,21 @@ static void fake_start(void *ctx, struct fc_config *c) { (void)ctx; (void)c; sta
 static void fake_pause(void *ctx, bool p) { (void)ctx; pauses += p ? 1 : -1; }
 static int cads;
 static void fake_cad(void *ctx) { (void)ctx; cads++; }
-static const struct api_vm_ops fake_ops = {.start = fake_start, .pause = fake_pause, .ctrl_alt_del = fake_cad};
+static int updates;
+static unsigned update_index;
+static char update_path[64];
+static int fake_update(void *ctx, unsigned index, const char *path, char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	updates++;
+	update_index = index;
+	snprintf(update_path, sizeof(update_path), "%s", path);
+	return 0;
+}
+static const struct api_vm_ops fake_ops = {.start = fake_start, .pause = fake_pause,
+					   .ctrl_alt_del = fake_cad, .update_drive = fake_update};
 
 static struct api api;
 static struct loop loop;
@@ -305,6 +320,10 @@ Test(api, pre_and_post_boot_rules)
 	expect(call(REQ_PUT, "PUT", "/boot-source", ""), 400, "Empty PUT request.");
 	expect(call(REQ_GET, "GET", "/version", "{}"), 400, "GET request cannot have a body.");
 	expect(call(REQ_PUT, "PUT", "/drives/a.b", "{}"), 400, "alphanumeric");
+	expect(call(REQ_PATCH, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}"), 400,
+	       "not supported before starting");
+	expect(call(REQ_PUT, "PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": "
+		    "\"/old.img\", \"is_root_device\": true}"), 204, NULL);
 	expect(call(REQ_PUT, "PUT", "/mmds", "{}"), 400, "/mmds is not supported by kestrel");
 	expect(call(REQ_PUT, "PUT", "/snapshot/create", "{}"), 400, "/snapshot is not supported");
 	expect(call(REQ_PUT, "PUT", "/foo", "{}"), 400, "Invalid request method and/or path: PUT /foo.");
@@ -334,7 +353,27 @@ Test(api, pre_and_post_boot_rules)
 	expect(call(REQ_PATCH, "PATCH", "/vm", "{\"state\": \"Resumed\"}"), 204, NULL);
 	cr_assert_eq(pauses, 0);
 	expect(call(REQ_PATCH, "PATCH", "/vm", "{\"state\": \"Sleeping\"}"), 400, "unknown variant");
-	expect(call(REQ_PATCH, "PATCH", "/drives/a", "{\"drive_id\": \"a\"}"), 400, "not supported by kestrel yet");
+	/* PATCH /drives: checked here, done by the VM, answered when it says so. */
+	expect(call(REQ_PATCH, "PATCH", "/drives/a", "{\"drive_id\": \"a\"}"), 400, "Invalid block device ID");
+	expect(call(REQ_PATCH, "PATCH", "/drives/rootfs", "{\"drive_id\": \"b\"}"), 400, "does not match");
+	expect(call(REQ_PATCH, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"size\": 1}"), 400,
+	       "unknown field `size`");
+	expect(call(REQ_PATCH, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+		    "{\"ops\": {\"size\": 1, \"refill_time\": 1}}}"), 400, "Rate limiters are not supported");
+	expect(call(REQ_PATCH, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": null}"),
+	       204, NULL);
+	cr_assert_eq(updates, 0, "nothing to change, nothing asked of the VM");
+	const char *patch = "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/new.img\"}";
+	a = call(REQ_PATCH, "PATCH", "/drives/rootfs", patch);
+	cr_assert(a.pending && updates == 1 && update_index == 0, "the VM swaps the image");
+	cr_assert_str_eq(update_path, "/new.img");
+	expect(call(REQ_PATCH, "PATCH", "/drives/rootfs", patch), 400, "being updated already");
+	api_drive_done(&api, 0, -EINVAL, "disk '/new.img': No such file or directory");
+	expect(call(REQ_GET, "GET", "/vm/config", NULL), 200, "\"path_on_host\":\"/old.img\"");
+	a = call(REQ_PATCH, "PATCH", "/drives/rootfs", patch);
+	cr_assert(a.pending && updates == 2);
+	api_drive_done(&api, 0, 0, NULL);
+	expect(call(REQ_GET, "GET", "/vm/config", NULL), 200, "\"path_on_host\":\"/new.img\"");
 	expect(call(REQ_PUT, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 204, NULL);
 	cr_assert_eq(cads, 1);
 	expect(call(REQ_PUT, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 400, "not initialized");

@@ -346,9 +346,19 @@ Test(blk, open_applies_the_policy_and_refuses_bad_images)
 	cr_assert(strstr(err, "not a multiple of 512"), "%s", err);
 	blk_close(&x);
 	cr_assert_eq(truncate(path, 0), 0);
+	/* Empty: Firecracker's placeholder for PATCH /drives, on virtio-blk only. */
+	d.iface = DISK_IF_VIRTIO_BLK;
+	cr_assert_eq(blk_open(&x, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(x.size, 0);
+	blk_close(&x);
+	d.iface = DISK_IF_AHCI;
 	cr_assert_neq(blk_open(&x, &d, err, sizeof(err)), 0);
 	cr_assert(strstr(err, "empty"), "%s", err);
-	blk_close(&x);
+	cr_assert_eq(x.fd, -1, "a refused image is closed (its locks would refuse it again)");
+	d.iface = DISK_IF_VIRTIO_SCSI;
+	cr_assert_neq(blk_open(&x, &d, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "only a virtio-blk disk may start empty"), "%s", err);
+	d.iface = DISK_IF_VIRTIO_BLK;
 	unlink(path);
 	cr_assert_neq(blk_open(&x, &d, err, sizeof(err)), 0);
 	cr_assert(strstr(err, "No such file"), "%s", err);

@@ -209,6 +209,32 @@ ParameterizedTest(struct policy_case *c, scsi_disk, caching_page_wce_follows_the
 	cr_assert_eq((p.data[4 + 2] & 0x04) != 0, c->wce);
 }
 
+/* PATCH /drives: a new image is reported once, as SPC-3 reports a change the initiator did not make. */
+Test(scsi_disk, a_capacity_change_is_a_unit_attention_once)
+{
+	setup_disk(BLK_CACHE_WRITEBACK, false);
+	scsi_disk_capacity_changed(&d);
+	RUN(SCSI_INQUIRY, 0, 0, 0, 96, 0);
+	expect_good(); /* INQUIRY and REPORT LUNS pass a unit attention by */
+	RUN(SCSI_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0);
+	expect_good();
+	blk.size = (uint64_t)BLOCKS * 2 * 512;
+	RUN(SCSI_READ_CAPACITY_10, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	expect_sense(SCSI_KEY_UNIT_ATTENTION, SCSI_ASC_CAPACITY_CHANGED);
+	RUN(SCSI_READ_CAPACITY_10, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	expect_good();
+	cr_assert_eq(be32(p.data), BLOCKS * 2 - 1, "the new size");
+	/* REQUEST SENSE returns it as its data, and clears it too. */
+	scsi_disk_capacity_changed(&d);
+	RUN(SCSI_REQUEST_SENSE, 0, 0, 0, 18, 0);
+	expect_good();
+	cr_assert_eq(p.data_len, 18);
+	cr_assert_eq(p.data[2], SCSI_KEY_UNIT_ATTENTION);
+	cr_assert_eq(p.data[12] << 8 | p.data[13], SCSI_ASC_CAPACITY_CHANGED);
+	RUN(SCSI_TEST_UNIT_READY, 0, 0, 0, 0, 0);
+	expect_good();
+}
+
 Test(scsi_disk, mode_sense_all_pages_and_allocation_lengths)
 {
 	setup_disk(BLK_CACHE_WRITEBACK, true);
