@@ -352,11 +352,7 @@ int fc_put_logger(struct fc_config *fc, json_t *body, char *err, size_t errlen)
 	if (take_string(path, sizeof(path), &f[0], err, errlen) ||
 	    take_string(level, sizeof(level), &f[1], err, errlen))
 		return -1;
-	static const char *const levels[] = {"", "Error", "Warning", "Info", "Debug", "Trace", "Off"};
-	bool ok = false;
-	for (unsigned i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		ok |= !strcasecmp(level, levels[i]);
-	if (!ok)
+	if (level[0] && log_level_parse(level) < 0)
 		return fault(err, errlen, DESERIALIZE "unknown variant `%s` of `level`, expected one of "
 			     "`Error`, `Warning`, `Info`, `Debug`, `Trace`, `Off`.", level);
 	memcpy(fc->log_path, path, sizeof(path));

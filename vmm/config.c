@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "blklog/format.h"
+#include "vmm/log.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
 
@@ -53,7 +54,8 @@ void config_usage(void)
 "  --no-api             with --config-file: no API socket\n"
 "  --id ID              the instance id GET / reports\n"
 "  --log-path FILE      kestrel's messages go to FILE as well as stderr\n"
-"  --level LEVEL        Error, Warning, Info, Debug, Trace or Off (accepted)\n"
+"  --level LEVEL        what the log file gets: Error, Warning, Info (default),\n"
+"                       Debug, Trace or Off\n"
 "  --kernel PATH        bzImage (as /boot/vmlinuz-*), or an ELF vmlinux\n"
 "  --initrd PATH        initramfs image\n"
 "  --cmdline \"ARGS\"     kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
@@ -295,17 +297,12 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				return fail(errbuf, errlen, "--log-path: empty path");
 			cfg->log_path = optarg;
 			break;
-		case OPT_LEVEL: {
-			static const char *const levels[] = {"error", "warning", "warn", "info", "debug",
-							     "trace", "off"};
-			bool ok = false;
-			for (unsigned i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-				ok |= !strcasecmp(optarg, levels[i]);
-			if (!ok)
+		case OPT_LEVEL:
+			if (log_level_parse(optarg) < 0)
 				return fail(errbuf, errlen, "--level: '%s' is not Error, Warning, Info, Debug, "
 					    "Trace or Off", optarg);
+			cfg->log_level = optarg;
 			break;
-		}
 		case OPT_METRICS_PATH:
 			if (!*optarg)
 				return fail(errbuf, errlen, "--metrics-path: empty path");

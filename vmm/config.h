@@ -52,6 +52,7 @@ struct vm_config {
 	bool no_api;
 	const char *id;          /* --id, for GET / (default "anonymous-instance") */
 	const char *log_path;    /* --log-path: kestrel's messages go there too */
+	const char *log_level;   /* --level: what the log file gets (vmm/log.h), or NULL */
 	const char *metrics_path;
 	bool mem_given, cpus_given; /* --mem/--cpus were on the command line */
 };

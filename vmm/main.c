@@ -134,7 +134,7 @@ static void warn_pci_off(const struct vm_config *cfg)
  * is touched: bad input is the user's fault on any host. 0, or -1 with a
  * message (and nothing left open).
  */
-static int prepare_boot(const struct vm_config *cfg, const char *log_path,
+static int prepare_boot(const struct vm_config *cfg, const char *log_path, const char *log_level,
 			const char *metrics_path, struct boot *b, char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
@@ -147,6 +147,8 @@ static int prepare_boot(const struct vm_config *cfg, const char *log_path,
 			snprintf(err, errlen, "log file '%.300s': %s", log_path, strerror(errno));
 			return -1;
 		}
+		if (log_level && *log_level)
+			log_set_level((enum log_level)log_level_parse(log_level)); /* checked already */
 		log_set_fd(b->log_fd);
 	}
 	if (metrics_path && *metrics_path) {
@@ -350,6 +352,7 @@ int main(int argc, char **argv)
 	static struct metrics metrics;
 	const struct fc_config *from = &fc; /* drive ids, logger, metrics */
 	const char *log_path = cli.log_path ? cli.log_path : fc.log_path;
+	const char *log_level = cli.log_level ? cli.log_level : fc.log_level;
 	const char *metrics_path = cli.metrics_path ? cli.metrics_path : fc.metrics_path;
 	int status = EXIT_RUNTIME;
 	for (;;) {
@@ -363,9 +366,10 @@ int main(int argc, char **argv)
 			cfg = &req->cfg;
 			from = req;
 			log_path = cli.log_path ? cli.log_path : req->log_path;
+			log_level = cli.log_level ? cli.log_level : req->log_level;
 			metrics_path = cli.metrics_path ? cli.metrics_path : req->metrics_path;
 		}
-		if (prepare_boot(cfg, log_path, metrics_path, &boot, err, sizeof(err)) == 0)
+		if (prepare_boot(cfg, log_path, log_level, metrics_path, &boot, err, sizeof(err)) == 0)
 			break;
 		if (boot_now) {
 			log_err("%s", err);
