@@ -241,31 +241,38 @@ static const char *tail_of(const char *out, int lines)
 	return p == out ? p : p + 1;
 }
 
+/*
+ * The nested KVM the test rig provides has, rarely, failed a guest before
+ * its first output line (an application processor started at the reset
+ * vector without a SIPI), and wedged a guest mid-run (its vCPU on the CPU
+ * without progress, no kernel message for minutes). Whether r is such a
+ * run, said loudly with its end on stderr: it is repeated once, and a
+ * failure that repeats is the test's result.
+ */
+static bool rig_fault(const struct run *r, unsigned int timeout_s)
+{
+	if (failed_before_guest_output(r)) {
+		const char *why = strstr(r->out, "kestrel: ");
+		fprintf(stderr, "harness: RETRY: kestrel failed before any guest output; running it again once. "
+			"First run: %.*s\n", why ? (int)strcspn(why, "\n") : 0, why ? why : "");
+	} else if (triple_fault_at_reset_vector(r)) {
+		fprintf(stderr, "harness: RETRY: a vCPU triple-faulted at the reset vector with INIT's "
+			"registers (the rig's nested KVM); running it again once. First run's end:\n%s\n",
+			tail_of(r->out, 40));
+	} else if (r->timed_out) {
+		fprintf(stderr, "harness: RETRY: kestrel did not exit in %u s; running it again once. "
+			"First run's end:\n%s\n", timeout_s, tail_of(r->out, 40));
+	} else {
+		return false;
+	}
+	return true;
+}
+
 struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 {
 	struct run r = run_once(args, timeout_s, NULL, NULL);
-	/*
-	 * The nested KVM the test rig provides has, rarely, failed a guest
-	 * before its first output line (an application processor started at
-	 * the reset vector without a SIPI), and wedged a guest mid-run (its
-	 * vCPU on the CPU without progress, no kernel message for minutes).
-	 * Such a run is repeated once, loudly, with the first run's end on
-	 * stderr; a failure that repeats is the test's result.
-	 */
-	if (failed_before_guest_output(&r)) {
-		const char *why = strstr(r.out, "kestrel: ");
-		fprintf(stderr, "harness: RETRY: kestrel failed before any guest output; running it again once. "
-			"First run: %.*s\n", why ? (int)strcspn(why, "\n") : 0, why ? why : "");
-	} else if (triple_fault_at_reset_vector(&r)) {
-		fprintf(stderr, "harness: RETRY: a vCPU triple-faulted at the reset vector with INIT's "
-			"registers (the rig's nested KVM); running it again once. First run's end:\n%s\n",
-			tail_of(r.out, 40));
-	} else if (r.timed_out) {
-		fprintf(stderr, "harness: RETRY: kestrel did not exit in %u s; running it again once. "
-			"First run's end:\n%s\n", timeout_s, tail_of(r.out, 40));
-	} else {
+	if (!rig_fault(&r, timeout_s))
 		return r;
-	}
 	run_free(&r);
 	return run_once(args, timeout_s, NULL, NULL);
 }
@@ -273,6 +280,17 @@ struct run run_kestrel(const char *const *args, unsigned int timeout_s)
 struct run run_kestrel_watched(const char *const *args, unsigned int timeout_s, run_watch_fn watch,
 			       void *arg)
 {
+	return run_once(args, timeout_s, watch, arg);
+}
+
+struct run run_kestrel_watched_again(const char *const *args, unsigned int timeout_s,
+				     run_watch_fn watch, void *arg, void (*reset)(void *arg))
+{
+	struct run r = run_once(args, timeout_s, watch, arg);
+	if (!rig_fault(&r, timeout_s))
+		return r;
+	run_free(&r);
+	reset(arg);
 	return run_once(args, timeout_s, watch, arg);
 }
 

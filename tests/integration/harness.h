@@ -28,11 +28,19 @@ struct run run_kestrel(const char *const *args, unsigned int timeout_s);
 /*
  * The same, calling watch(pid, output so far, arg) about every 50 ms while
  * kestrel runs, so a test can act on what it printed (free host space and
- * send a signal, say). No retry (the watcher may have acted on the first).
+ * send a signal, say). No retry (the watcher may have acted on the first;
+ * run_kestrel_watched_again below resets it and retries).
  */
 typedef void (*run_watch_fn)(int pid, const char *out, void *arg);
 struct run run_kestrel_watched(const char *const *args, unsigned int timeout_s, run_watch_fn watch,
 			       void *arg);
+/*
+ * The same, repeated once after a rig fault as run_kestrel is: reset(arg)
+ * first puts the watcher's state and files back as they were before the
+ * first run.
+ */
+struct run run_kestrel_watched_again(const char *const *args, unsigned int timeout_s,
+				     run_watch_fn watch, void *arg, void (*reset)(void *arg));
 void run_free(struct run *r);
 
 /* The test guest's files. */

@@ -59,7 +59,15 @@ static void run_client(int pid, const char *out, void *arg)
 		fprintf(stderr, "client failed: %s\n", c->cmd);
 }
 
-Test(api, firecracker_getting_started_with_curl, .timeout = API_TIMEOUT + 60)
+/* Before a second run after a rig fault: the client runs again, on a new socket. */
+static void client_reset(void *arg)
+{
+	struct client *c = arg;
+	c->ran = false;
+	unlink(scratch_path("api.sock"));
+}
+
+Test(api, firecracker_getting_started_with_curl, .timeout = RUN_ATTEMPTS * API_TIMEOUT + 60)
 {
 	char sock[512];
 	snprintf(sock, sizeof(sock), "%s", scratch_path("api.sock"));
@@ -80,7 +88,7 @@ Test(api, firecracker_getting_started_with_curl, .timeout = API_TIMEOUT + 60)
 		 KESTREL_TEST_SCRIPTS, sock, guest_file("vmlinuz"), guest_file("initrd.img"), rootfs,
 		 log, boot_args, codes);
 	const char *args[] = {"--api-sock", sock, "--id", "curl_test", "--stats", NULL};
-	struct run r = run_kestrel_watched(args, API_TIMEOUT, run_client, &c);
+	struct run r = run_kestrel_watched_again(args, API_TIMEOUT, run_client, &c, client_reset);
 	cr_assert_not(r.timed_out, "the guest did not power off in %ds:\n%s", API_TIMEOUT, r.out);
 	const char *got = slurp(codes);
 	cr_assert(c.ran, "the API socket never appeared:\n%s", r.out);
@@ -238,7 +246,16 @@ static long long metric(const char *lines, const char *field, int only, long lon
 	return sum;
 }
 
-Test(api, pause_and_resume_under_fio_with_metrics, .timeout = API_TIMEOUT + 60)
+static void pauser_reset(void *arg)
+{
+	struct pauser *p = arg;
+	p->step = 0;
+	p->paused_line = 0;
+	unlink(p->sock);
+	unlink(p->metrics);
+}
+
+Test(api, pause_and_resume_under_fio_with_metrics, .timeout = RUN_ATTEMPTS * API_TIMEOUT + 60)
 {
 	struct pauser p = {.step = 0};
 	snprintf(p.sock, sizeof(p.sock), "%s", scratch_path("pause.sock"));
@@ -259,7 +276,7 @@ Test(api, pause_and_resume_under_fio_with_metrics, .timeout = API_TIMEOUT + 60)
 	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd-tools.img"),
 			      "--mem", "512M", "--cmdline", cmdline, "--disk", disk, "--api-sock", p.sock,
 			      "--metrics-path", mpath, "--stats", NULL};
-	struct run r = run_kestrel_watched(args, API_TIMEOUT, pause_under_load, &p);
+	struct run r = run_kestrel_watched_again(args, API_TIMEOUT, pause_under_load, &p, pauser_reset);
 	cr_assert_not(r.timed_out, "no power-off in %ds:\n%s", API_TIMEOUT, r.out);
 	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
 	cr_assert_eq(p.step, 2, "an API call failed (step %d):\n%s", p.step, r.out);
@@ -303,7 +320,14 @@ static void sdk_client(int pid, const char *out, void *arg)
 	}
 }
 
-Test(api, go_sdk_call_order_then_ctrl_alt_del, .timeout = API_TIMEOUT + 60)
+static void sdk_reset(void *arg)
+{
+	struct sdk *c = arg;
+	c->step = 0;
+	unlink(scratch_path("sdk.sock"));
+}
+
+Test(api, go_sdk_call_order_then_ctrl_alt_del, .timeout = RUN_ATTEMPTS * API_TIMEOUT + 60)
 {
 	char sock[512], rootfs[512], log[512], metrics[512], codes[512];
 	snprintf(sock, sizeof(sock), "%s", scratch_path("sdk.sock"));
@@ -324,7 +348,7 @@ Test(api, go_sdk_call_order_then_ctrl_alt_del, .timeout = API_TIMEOUT + 60)
 		 sock, codes);
 	/* As the SDK starts Firecracker: --api-sock, --id, --no-seccomp. */
 	const char *args[] = {"--api-sock", sock, "--id", "4a1c0d5e-sdk", "--no-seccomp", NULL};
-	struct run r = run_kestrel_watched(args, API_TIMEOUT, sdk_client, &c);
+	struct run r = run_kestrel_watched_again(args, API_TIMEOUT, sdk_client, &c, sdk_reset);
 	const char *got = slurp(codes);
 	cr_assert_not(r.timed_out, "SendCtrlAltDel did not end the VM in %ds (step %d):\n%s\n%s",
 		      API_TIMEOUT, c.step, got, r.out);
@@ -422,22 +446,33 @@ static void swap_when_ready(int pid, const char *out, void *arg)
 	w->step = ok ? 1 : -1;
 }
 
-Test(api, patch_drives_swaps_images_under_a_running_guest, .timeout = API_TIMEOUT + 60)
+/* The images as they are before the guest starts; and the watcher's start. */
+static void swapper_reset(void *arg)
 {
-	struct swapper w = {.step = 0};
+	struct swapper *w = arg;
+	w->step = 0;
+	w->why[0] = '\0';
+	unlink(w->sock);
+	for (unsigned i = 0; i < M_N; i++) {
+		make_image(w->old[i], m_old_size[i]);
+		make_marked_image(w->new[i], m_new_size[i], m_mark[i]);
+	}
+	make_image(w->wrong, 3 << 20);
+}
+
+Test(api, patch_drives_swaps_images_under_a_running_guest, .timeout = RUN_ATTEMPTS * API_TIMEOUT + 60)
+{
+	struct swapper w;
 	snprintf(w.sock, sizeof(w.sock), "%s", scratch_path("swap.sock"));
-	unlink(w.sock);
 	char name[64];
 	for (unsigned i = 0; i < M_N; i++) {
 		snprintf(name, sizeof(name), "swap-old-%s.img", m_role[i]);
 		snprintf(w.old[i], sizeof(w.old[i]), "%s", scratch_path(name));
-		make_image(w.old[i], m_old_size[i]);
 		snprintf(name, sizeof(name), "swap-new-%s.img", m_role[i]);
 		snprintf(w.new[i], sizeof(w.new[i]), "%s", scratch_path(name));
-		make_marked_image(w.new[i], m_new_size[i], m_mark[i]);
 	}
 	snprintf(w.wrong, sizeof(w.wrong), "%s", scratch_path("swap-wrong-size.img"));
-	make_image(w.wrong, 3 << 20);
+	swapper_reset(&w);
 	char cfg[512];
 	FILE *f = scratch_file("swap-config.json", cfg, sizeof(cfg));
 	fprintf(f,
@@ -455,7 +490,7 @@ Test(api, patch_drives_swaps_images_under_a_running_guest, .timeout = API_TIMEOU
 		w.old[M_SCSI], w.old[M_SATA]);
 	fclose(f);
 	const char *args[] = {"--api-sock", w.sock, "--config-file", cfg, "--stats", NULL};
-	struct run r = run_kestrel_watched(args, API_TIMEOUT, swap_when_ready, &w);
+	struct run r = run_kestrel_watched_again(args, API_TIMEOUT, swap_when_ready, &w, swapper_reset);
 	cr_assert_not(r.timed_out, "no power-off in %ds (step %d):\n%s", API_TIMEOUT, w.step, r.out);
 	cr_assert_eq(w.step, 1, "the API calls (step %d): %s\n%s", w.step, w.why, r.out);
 	cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);

@@ -91,3 +91,49 @@ Test(harness, a_triple_fault_at_the_reset_vector_is_run_again_once)
 		    "  rip ffffffff81000000 rflags 0000000000000002\\n  cr0 0000000080050033\\n"
 		    "  cs 0010 ss 0018\\nkestrel: stats: console bytes from guest 353\\n", 1, 1);
 }
+
+/* A watched run is repeated after a rig fault too, with its watcher put back first. */
+static int watch_calls, resets;
+static void count_watch(int pid, const char *out, void *arg)
+{
+	(void)pid;
+	(void)out;
+	(void)arg;
+	watch_calls++;
+}
+static void count_reset(void *arg)
+{
+	(void)arg;
+	resets++;
+}
+
+Test(harness, a_watched_run_is_reset_and_run_again_once_after_a_rig_fault)
+{
+	char count[1100];
+	snprintf(count, sizeof(count), "%s", scratch_path("fake-count"));
+	unlink(count);
+	const char *saved = getenv("KESTREL_BIN");
+	char restore[1100];
+	snprintf(restore, sizeof(restore), "%s", saved ? saved : "");
+	const char *args[] = {"--stats", NULL};
+	/* Fails before any guest output: reset, then a second run. */
+	fake_kestrel(count, "kestrel: stats: console bytes from guest 0\\n", 0, 1);
+	struct run r = run_kestrel_watched_again(args, 30, count_watch, NULL, count_reset);
+	cr_assert_eq(runs(count), 2);
+	cr_assert_eq(resets, 1);
+	cr_assert_gt(watch_calls, 0);
+	run_free(&r);
+	/* A guest's own failure: one run, no reset. */
+	unlink(count);
+	fake_kestrel(count, "kestrel: stats: console bytes from guest 12\\n", 0, 1);
+	r = run_kestrel_watched_again(args, 30, count_watch, NULL, count_reset);
+	cr_assert_eq(runs(count), 1);
+	cr_assert_eq(resets, 1);
+	run_free(&r);
+	if (saved)
+		setenv("KESTREL_BIN", restore, 1);
+	else
+		unsetenv("KESTREL_BIN");
+	unlink(count);
+	unlink(scratch_path("fake-kestrel"));
+}
