@@ -9,22 +9,40 @@
 #include "vmm/container_of.h"
 #include "vmm/log.h"
 
+/* Firecracker's latency aggregate: min and max over the window, the sum's delta; 0s when empty. */
+static json_t *latency_json(uint64_t min, uint64_t max, uint64_t sum)
+{
+	return json_pack("{s:I, s:I, s:I}", "min_us", (json_int_t)(min == BLK_LATENCY_NONE ? 0 : min),
+			 "max_us", (json_int_t)max, "sum_us", (json_int_t)sum);
+}
+
 /* One drive's counters since the last line, Firecracker's names first. */
 static json_t *block_json(const struct blk_stats *now, const struct blk_stats *then)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "read_count", (json_int_t)(now->reads - then->reads),
-			 "write_count", (json_int_t)(now->writes - then->writes),
-			 "read_bytes", (json_int_t)(now->read_bytes - then->read_bytes),
-			 "write_bytes", (json_int_t)(now->write_bytes - then->write_bytes),
-			 "flush_count", (json_int_t)(now->flushes - then->flushes),
-			 "execute_fails", (json_int_t)(now->errors - then->errors),
-			 "host_flush_count", (json_int_t)(now->host_flushes - then->host_flushes),
-			 "fua_write_count", (json_int_t)(now->fua_writes - then->fua_writes),
-			 "durable_write_count", (json_int_t)(now->dsync_writes - then->dsync_writes),
-			 "discard_count", (json_int_t)(now->discards - then->discards),
-			 "write_zeroes_count", (json_int_t)(now->write_zeroes - then->write_zeroes));
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			      "read_count", (json_int_t)(now->reads - then->reads),
+			      "write_count", (json_int_t)(now->writes - then->writes),
+			      "read_bytes", (json_int_t)(now->read_bytes - then->read_bytes),
+			      "write_bytes", (json_int_t)(now->write_bytes - then->write_bytes),
+			      "flush_count", (json_int_t)(now->flushes - then->flushes),
+			      "execute_fails", (json_int_t)(now->errors - then->errors),
+			      "invalid_reqs_count", (json_int_t)(now->invalid - then->invalid),
+			      "update_count", (json_int_t)(now->swaps - then->swaps),
+			      "update_fails", (json_int_t)(now->swap_fails - then->swap_fails),
+			      "host_flush_count", (json_int_t)(now->host_flushes - then->host_flushes),
+			      "fua_write_count", (json_int_t)(now->fua_writes - then->fua_writes),
+			      "durable_write_count", (json_int_t)(now->dsync_writes - then->dsync_writes),
+			      "discard_count", (json_int_t)(now->discards - then->discards),
+			      "write_zeroes_count", (json_int_t)(now->write_zeroes - then->write_zeroes));
+	json_object_set_new(o, "read_agg", latency_json(now->read_us_min, now->read_us_max,
+							now->read_us_sum - then->read_us_sum));
+	json_object_set_new(o, "write_agg", latency_json(now->write_us_min, now->write_us_max,
+							 now->write_us_sum - then->write_us_sum));
+	return o;
 }
+
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 static void add(struct blk_stats *sum, const struct blk_stats *now, const struct blk_stats *then)
 {
@@ -34,11 +52,20 @@ static void add(struct blk_stats *sum, const struct blk_stats *now, const struct
 	sum->write_bytes += now->write_bytes - then->write_bytes;
 	sum->flushes += now->flushes - then->flushes;
 	sum->errors += now->errors - then->errors;
+	sum->invalid += now->invalid - then->invalid;
+	sum->swaps += now->swaps - then->swaps;
+	sum->swap_fails += now->swap_fails - then->swap_fails;
 	sum->host_flushes += now->host_flushes - then->host_flushes;
 	sum->fua_writes += now->fua_writes - then->fua_writes;
 	sum->dsync_writes += now->dsync_writes - then->dsync_writes;
 	sum->discards += now->discards - then->discards;
 	sum->write_zeroes += now->write_zeroes - then->write_zeroes;
+	sum->read_us_sum += now->read_us_sum - then->read_us_sum;
+	sum->write_us_sum += now->write_us_sum - then->write_us_sum;
+	sum->read_us_min = min64(sum->read_us_min, now->read_us_min);
+	sum->write_us_min = min64(sum->write_us_min, now->write_us_min);
+	sum->read_us_max = max64(sum->read_us_max, now->read_us_max);
+	sum->write_us_max = max64(sum->write_us_max, now->write_us_max);
 }
 
 static void write_done(struct loop_op *op, int res)
@@ -70,6 +97,7 @@ bool metrics_flush(struct metrics *m)
 	struct blk_stats sum, zero;
 	memset(&sum, 0, sizeof(sum));
 	memset(&zero, 0, sizeof(zero));
+	blk_stats_reset_latency(&sum);
 	for (unsigned i = 0; i < m->ndisks; i++) {
 		struct blk_stats now = m->disks[i]->stats;
 		char key[96];
@@ -77,6 +105,7 @@ bool metrics_flush(struct metrics *m)
 		json_object_set_new(o, key, block_json(&now, &m->last[i]));
 		add(&sum, &now, &m->last[i]);
 		m->last[i] = now;
+		blk_stats_reset_latency(&m->disks[i]->stats); /* min and max: per line */
 	}
 	json_object_set_new(o, "block", block_json(&sum, &zero));
 	static const char *const names[] = {"get_api_requests", "put_api_requests",

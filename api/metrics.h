@@ -5,9 +5,12 @@
  * `block_<drive_id>` object (and the `block` sum over drives) with its
  * read/write/flush counts and bytes, plus kestrel's durability counters:
  * host flushes (fdatasync), FUA writes from the guest, durable writes
- * (RWF_DSYNC), discards and write-zeroes. Latency aggregates are not
- * measured and not emitted. The API's request counts go in
- * get/put/patch_api_requests.
+ * (RWF_DSYNC), discards and write-zeroes. Firecracker's read_agg and
+ * write_agg latency aggregates (min_us and max_us over the line's window,
+ * sum_us) time each successful read and write from submission to
+ * completion; invalid_reqs_count counts requests the backend refused at
+ * once, update_count and update_fails PATCH /drives. The API's request
+ * counts go in get/put/patch_api_requests.
  *
  * Threads: metrics_start on the main thread once the VM is built (before
  * the loop reads anything, through the loop_call that starts it); the

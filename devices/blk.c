@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/blk_internal.h"
@@ -50,6 +51,7 @@ void blk_init_fake(struct blk *b, int fd, uint64_t size, enum blk_cache mode, bo
 	b->mem_align = 1;
 	b->guest_wce = true;
 	snprintf(b->name, sizeof(b->name), "fake");
+	blk_stats_reset_latency(&b->stats);
 }
 
 
@@ -122,12 +124,41 @@ void blk_reset(struct blk *b)
 
 static void bounce_release(struct blk_req *r);
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void blk_stats_reset_latency(struct blk_stats *s)
+{
+	s->read_us_min = s->write_us_min = BLK_LATENCY_NONE;
+	s->read_us_max = s->write_us_max = 0;
+}
+
+static void count_latency(struct blk_stats *s, const struct blk_req *r)
+{
+	uint64_t us = (now_ns() - r->t_submit_ns) / 1000;
+	bool read = r->op == BLK_OP_READ;
+	uint64_t *sum = read ? &s->read_us_sum : &s->write_us_sum;
+	uint64_t *min = read ? &s->read_us_min : &s->write_us_min;
+	uint64_t *max = read ? &s->read_us_max : &s->write_us_max;
+	*sum += us;
+	if (us < *min)
+		*min = us;
+	if (us > *max)
+		*max = us;
+}
+
 static void finish_now(struct blk_req *r, int res)
 {
 	struct blk *b = r->blk;
 	bounce_release(r);
 	if (res)
 		b->stats.errors++;
+	else if (r->op == BLK_OP_READ || r->op == BLK_OP_WRITE)
+		count_latency(&b->stats, r);
 	b->inflight--;
 	r->done(r, res);
 	if (b->swap)
@@ -714,6 +745,7 @@ void blk_submit(struct blk *b, struct blk_req *r)
 	r->stage = 0;
 	r->promise_all = false;
 	r->req_no = b->next_req++;
+	r->t_submit_ns = now_ns();
 	b->inflight++;
 	if (b->swap)
 		blk_swap_wait(b, r);
@@ -740,6 +772,8 @@ void blk_submit_now(struct blk *b, struct blk_req *r)
 		ret = -EOPNOTSUPP;
 		break;
 	}
+	if (ret == -EINVAL || ret == -EOPNOTSUPP)
+		b->stats.invalid++;
 	if (ret)
 		finish(r, ret > 0 ? 0 : ret);
 }

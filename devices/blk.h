@@ -93,6 +93,7 @@ struct blk_req {
 	bool promise_all;    /* completing it tells the guest everything before it is durable */
 	void (*log_resume)(struct blk_req *req, int res); /* waiting for room in the log */
 	int log_res;
+	uint64_t t_submit_ns; /* CLOCK_MONOTONIC at blk_submit: the latency counters */
 };
 
 /* One host operation the backend asks for: what io_uring runs. */
@@ -127,7 +128,20 @@ struct blk_stats {
 	uint64_t bounced;      /* requests copied through a bounce buffer */
 	uint64_t bounce_waits; /* of those, waited for the disk's bounce budget */
 	uint64_t bounce_peak;  /* most bounce bytes held at once */
+	uint64_t invalid;      /* requests refused at once: out of range, misaligned, unsupported */
+	uint64_t swaps, swap_fails; /* images swapped in (PATCH /drives), and refused */
+	/*
+	 * Microseconds from submission to completion of the reads and writes
+	 * that succeeded: sums since the start, min and max since the metrics
+	 * last reset them (BLK_LATENCY_NONE: none since).
+	 */
+	uint64_t read_us_sum, write_us_sum;
+	uint64_t read_us_min, read_us_max, write_us_min, write_us_max;
 };
+
+#define BLK_LATENCY_NONE UINT64_MAX
+/* Loop thread: the min/max latency window starts again (the metrics' line). */
+void blk_stats_reset_latency(struct blk_stats *s);
 
 /*
  * Test-only ways to make a disk lie, to prove the write log's promise check

@@ -166,6 +166,7 @@ static int open_checked(struct blk *b, const struct disk_config *d, char *err, s
 	}
 	b->guest_wce = true;
 	b->lie = (enum blk_lie)d->lie;
+	blk_stats_reset_latency(&b->stats);
 	if (d->log[0]) {
 		if (d->readonly)
 			return fail(err, errlen, -EINVAL, "disk '%s': log= on a read-only disk has "

@@ -46,6 +46,10 @@ static void finish(struct blk *b, struct blk_swap *s, int res)
 	s->nwaiting = 0;
 	if (res)
 		log_err("disk %s: the new image was not swapped in: %s", b->name, s->msg);
+	if (res)
+		b->stats.swap_fails++;
+	else
+		b->stats.swaps++;
 	/* Told first, so that a request finishing below sees the new state. */
 	s->done(s, res);
 	while (list) {
@@ -125,6 +129,7 @@ void blk_swap_start(struct blk *b, struct blk_swap *s)
 	s->msg[0] = '\0';
 	if (b->swap) {
 		snprintf(s->msg, sizeof(s->msg), "another image is being swapped in");
+		b->stats.swap_fails++;
 		s->done(s, -EBUSY);
 		return;
 	}

@@ -255,6 +255,26 @@ static void pauser_reset(void *arg)
 	unlink(p->metrics);
 }
 
+/* A field of block_disk0's latency aggregate `agg` in metrics line `n`, or -1. */
+static long long latency(const char *lines, int n, const char *agg, const char *field)
+{
+	for (int i = 0; i < n && lines; i++) {
+		lines = strchr(lines, '\n');
+		if (lines)
+			lines++;
+	}
+	const char *end = lines ? strchr(lines, '\n') : NULL;
+	char key[64];
+	snprintf(key, sizeof(key), "\"%s\":{", agg);
+	const char *b = lines ? strstr(lines, "\"block_disk0\":") : NULL;
+	const char *a = b ? strstr(b, key) : NULL;
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	const char *v = a ? strstr(a, key) : NULL;
+	if (!v || (end && v > end))
+		return -1;
+	return atoll(v + strlen(key));
+}
+
 Test(api, pause_and_resume_under_fio_with_metrics, .timeout = RUN_ATTEMPTS * API_TIMEOUT + 60)
 {
 	struct pauser p = {.step = 0};
@@ -289,6 +309,12 @@ Test(api, pause_and_resume_under_fio_with_metrics, .timeout = RUN_ATTEMPTS * API
 	metric(lines, "write_count", 0, &first_writes);
 	cr_assert_gt(first_writes, 0, "no writes before the pause:\n%s", lines);
 	cr_assert_eq(paused_writes, 0, "writes while paused:\n%s", lines);
+	/* Firecracker's latency aggregates: fio's writes took time, and none happened while paused. */
+	long long wmin = latency(lines, 0, "write_agg", "min_us"), wmax = latency(lines, 0, "write_agg", "max_us");
+	cr_assert(latency(lines, 0, "write_agg", "sum_us") > 0 && wmin > 0 && wmax >= wmin,
+		  "write_agg of the first line (min %lld, max %lld):\n%s", wmin, wmax, lines);
+	cr_assert_eq(latency(lines, p.paused_line, "write_agg", "sum_us"), 0, "%s", lines);
+	cr_assert_eq(latency(lines, p.paused_line, "write_agg", "max_us"), 0, "%s", lines);
 	cr_assert_eq(paused_reads, 0, "reads while paused:\n%s", lines);
 	/* The deltas add up to the totals --stats prints at exit. */
 	char want[96];

@@ -390,3 +390,26 @@ Test(blk, a_short_direct_transfer_off_a_block_boundary_fails_without_more_io)
 	complete(2, 4096);
 	cr_assert_eq(dones[1].res, 0);
 }
+
+/* The metrics' counters: latency of what succeeded, and requests refused as malformed. */
+Test(blk, latency_and_invalid_request_counters)
+{
+	setup_mode(BLK_CACHE_WRITEBACK, false);
+	cr_assert_eq(b.stats.read_us_min, BLK_LATENCY_NONE);
+	blk_submit(&b, req(0, BLK_OP_READ, 0, 0));
+	usleep(2000);
+	complete(0, 4096);
+	cr_assert_eq(dones[0].res, 0);
+	cr_assert_geq(b.stats.read_us_min, 2000, "timed from submission: %llu us",
+		      (unsigned long long)b.stats.read_us_min);
+	cr_assert_eq(b.stats.read_us_max, b.stats.read_us_min);
+	cr_assert_eq(b.stats.read_us_sum, b.stats.read_us_min);
+	cr_assert_eq(b.stats.write_us_sum, 0);
+	blk_submit(&b, req(1, BLK_OP_READ, 1 << 20, 0)); /* past the end */
+	cr_assert_eq(dones[1].res, -EINVAL);
+	cr_assert_eq(b.stats.invalid, 1);
+	cr_assert_eq(b.stats.read_us_sum, b.stats.read_us_min, "a refused read is not timed");
+	blk_stats_reset_latency(&b.stats);
+	cr_assert_eq(b.stats.read_us_min, BLK_LATENCY_NONE);
+	cr_assert_eq(b.stats.read_us_max, 0);
+}
