@@ -36,14 +36,37 @@ static int runs(const char *count)
 	return n;
 }
 
+/* KESTREL_BIN as it was before a test put its fake there, and the run counter's path. */
+struct saved_bin {
+	bool had;
+	char path[1100];
+	char count[1100];
+};
+
+static void save_bin(struct saved_bin *s)
+{
+	const char *bin = getenv("KESTREL_BIN");
+	s->had = bin != NULL;
+	snprintf(s->path, sizeof(s->path), "%s", bin ? bin : "");
+	snprintf(s->count, sizeof(s->count), "%s", scratch_path("fake-count"));
+	unlink(s->count);
+}
+
+static void restore_bin(const struct saved_bin *s)
+{
+	if (s->had)
+		setenv("KESTREL_BIN", s->path, 1);
+	else
+		unsetenv("KESTREL_BIN");
+	unlink(s->count);
+	unlink(scratch_path("fake-kestrel"));
+}
+
 static void expect_runs_timed(const char *out, int sleep_s, int status, unsigned timeout_s, int want)
 {
-	char count[1100];
-	snprintf(count, sizeof(count), "%s", scratch_path("fake-count"));
-	unlink(count);
-	const char *saved = getenv("KESTREL_BIN");
-	char restore[1100];
-	snprintf(restore, sizeof(restore), "%s", saved ? saved : "");
+	struct saved_bin saved;
+	save_bin(&saved);
+	const char *count = saved.count;
 	fake_kestrel(count, out, sleep_s, status);
 	const char *args[] = {"--stats", NULL};
 	struct run r = run_kestrel(args, timeout_s);
@@ -51,12 +74,7 @@ static void expect_runs_timed(const char *out, int sleep_s, int status, unsigned
 		cr_assert_eq(r.status, status);
 	cr_assert_eq(runs(count), want, "'%s' exit %d: %d runs, want %d", out, status, runs(count), want);
 	run_free(&r);
-	if (saved)
-		setenv("KESTREL_BIN", restore, 1);
-	else
-		unsetenv("KESTREL_BIN");
-	unlink(count);
-	unlink(scratch_path("fake-kestrel"));
+	restore_bin(&saved);
 }
 
 static void expect_runs(const char *out, int status, int want)
@@ -109,12 +127,9 @@ static void count_reset(void *arg)
 
 Test(harness, a_watched_run_is_reset_and_run_again_once_after_a_rig_fault)
 {
-	char count[1100];
-	snprintf(count, sizeof(count), "%s", scratch_path("fake-count"));
-	unlink(count);
-	const char *saved = getenv("KESTREL_BIN");
-	char restore[1100];
-	snprintf(restore, sizeof(restore), "%s", saved ? saved : "");
+	struct saved_bin saved;
+	save_bin(&saved);
+	const char *count = saved.count;
 	const char *args[] = {"--stats", NULL};
 	/* Fails before any guest output: reset, then a second run. */
 	fake_kestrel(count, "kestrel: stats: console bytes from guest 0\\n", 0, 1);
@@ -130,10 +145,5 @@ Test(harness, a_watched_run_is_reset_and_run_again_once_after_a_rig_fault)
 	cr_assert_eq(runs(count), 1);
 	cr_assert_eq(resets, 1);
 	run_free(&r);
-	if (saved)
-		setenv("KESTREL_BIN", restore, 1);
-	else
-		unsetenv("KESTREL_BIN");
-	unlink(count);
-	unlink(scratch_path("fake-kestrel"));
+	restore_bin(&saved);
 }
