@@ -63,8 +63,9 @@ void config_usage(void)
 "  --cpus N             vCPUs (default 1, at most %d)\n"
 "  --console MODE       stdio (default), none, or a file PATH for guest output\n"
 "  --boot-entry E       for an ELF vmlinux: auto (default), pvh, or linux64\n"
-"  --kernel-cache DIR   decompress a bzImage once into DIR and boot the cached\n"
-"                       vmlinux (PVH entry) from then on: faster boots\n"
+"  --kernel-cache DIR   where a bzImage is decompressed once and its vmlinux\n"
+"                       cached for faster boots (default ~/.cache/kestrel/kernels,\n"
+"                       or under $XDG_CACHE_HOME); none: boot the bzImage as it is\n"
 "  --disk SPEC          attach a raw image or block device (repeatable):\n"
 "                       path=FILE,if=IFACE[,cache=MODE][,readonly=on|off]\n"
 "                       [,serial=STR][,queues=N][,werror=report|stop][,log=FILE]\n"
@@ -250,7 +251,8 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		case OPT_KERNEL_CACHE:
 			if (!*optarg)
 				return fail(errbuf, errlen, "--kernel-cache: empty directory name");
-			cfg->kernel_cache = optarg;
+			cfg->kernel_cache_off = !strcmp(optarg, "none");
+			cfg->kernel_cache = cfg->kernel_cache_off ? NULL : optarg;
 			break;
 		case OPT_LOG_MARKS:
 			if (!*optarg)

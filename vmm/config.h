@@ -40,7 +40,8 @@ struct vm_config {
 	enum console_mode console;
 	const char *console_path;
 	enum boot_entry boot_entry;
-	const char *kernel_cache; /* directory, or NULL */
+	const char *kernel_cache; /* --kernel-cache DIR, or NULL: the default directory */
+	bool kernel_cache_off;    /* --kernel-cache none */
 	const char *log_marks;    /* --log-marks PREFIX, or NULL */
 	bool stats;
 	struct disk_config disks[CONFIG_MAX_DISKS];

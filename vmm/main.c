@@ -170,14 +170,34 @@ static int prepare_boot(const struct vm_config *cfg, const char *log_path, const
 		goto fail;
 	if (cfg->initrd && open_input("initrd", cfg->initrd, false, &b->initrd, err, errlen))
 		goto fail;
-	if (cfg->kernel_cache && bzimage_probe(b->kernel.map, b->kernel.len)) {
-		char cached[4096];
-		if (kernel_cache_get(cfg->kernel_cache, b->kernel.fd, b->kernel.map, b->kernel.len,
-				     cached, sizeof(cached), err, errlen))
+	if (!cfg->kernel_cache_off && bzimage_probe(b->kernel.map, b->kernel.len)) {
+		/*
+		 * An explicit --kernel-cache that fails is the user's to fix
+		 * (exit 2); the default one only costs speed (a read-only home,
+		 * a jail): say so and boot the bzImage as it is.
+		 */
+		char dir[4096], cached[4200], why[512];
+		int ret = 0;
+		if (cfg->kernel_cache)
+			snprintf(dir, sizeof(dir), "%s", cfg->kernel_cache);
+		else
+			ret = kernel_cache_default_dir(dir, sizeof(dir), why, sizeof(why));
+		if (!ret)
+			ret = kernel_cache_get(cfg->kernel_cache ? "--kernel-cache" : "the kernel cache", dir,
+					       b->kernel.fd, b->kernel.map, b->kernel.len, cached,
+					       sizeof(cached), why, sizeof(why));
+		if (ret && cfg->kernel_cache) {
+			snprintf(err, errlen, "%s", why);
 			goto fail;
-		close_input(&b->kernel);
-		if (open_input("cached kernel", cached, true, &b->kernel, err, errlen))
-			goto fail;
+		}
+		if (ret) {
+			log_info("%s; booting the bzImage without the cache (--kernel-cache DIR picks "
+				 "another place, none turns it off)", why);
+		} else {
+			close_input(&b->kernel);
+			if (open_input("cached kernel", cached, true, &b->kernel, err, errlen))
+				goto fail;
+		}
 	}
 	b->files = (struct vm_files){
 		.kernel = b->kernel.map, .kernel_len = b->kernel.len, .kernel_fd = b->kernel.fd,

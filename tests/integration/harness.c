@@ -164,6 +164,18 @@ static struct run run_once(const char *const *args, unsigned int timeout_s, run_
 	const char *argv[64];
 	unsigned n = 0;
 	argv[n++] = kestrel_bin();
+	/*
+	 * The tests boot the bzImage as they ask, the same on every host: the
+	 * kernel cache (on by default) only where a test names one, or sets
+	 * KESTREL_HARNESS_DEFAULT_CACHE to try the default.
+	 */
+	bool names_cache = getenv("KESTREL_HARNESS_DEFAULT_CACHE") != NULL;
+	for (const char *const *a = args; *a; a++)
+		names_cache |= !strcmp(*a, "--kernel-cache");
+	if (!names_cache) {
+		argv[n++] = "--kernel-cache";
+		argv[n++] = "none";
+	}
 	for (; *args && n < 63; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;

@@ -185,3 +185,56 @@ Test(boot, kernel_cache_decompresses_once_then_boots_the_cached_vmlinux,
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/*
+ * The cache is on by default, under $XDG_CACHE_HOME: the first boot makes
+ * an entry and boots it; a damaged entry is made again; and a default
+ * place that cannot be made only costs speed (the bzImage boots as it is).
+ */
+Test(boot, the_kernel_cache_is_on_by_default_and_mends_a_damaged_entry,
+     .timeout = 3 * RUN_ATTEMPTS * BOOT_TIMEOUT + 60)
+{
+	char xdg[1100], entries[1200], cmd[3400];
+	snprintf(xdg, sizeof(xdg), "%s", scratch_path("xdg-cache"));
+	snprintf(entries, sizeof(entries), "%s/kestrel/kernels", xdg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", xdg);
+	cr_assert_eq(system(cmd), 0);
+	setenv("XDG_CACHE_HOME", xdg, 1);
+	setenv("KESTREL_HARNESS_DEFAULT_CACHE", "1", 1);
+	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
+			      "--stats", "--cmdline", "console=ttyS0 panic=-1 quiet -- echo DEFAULT_CACHE_OK",
+			      NULL};
+	struct run r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "decompressed the kernel once"), "%s", r.out);
+	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
+	cr_assert(strstr(r.out, "DEFAULT_CACHE_OK"), "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(count_files(entries, "vmlinux-"), 1, "one entry in %s", entries);
+
+	/* Cut the entry in half, as a full disk or a crash while copying might. */
+	snprintf(cmd, sizeof(cmd), "f=$(ls '%s'/vmlinux-*) && truncate -s $(($(stat -c %%s \"$f\") / 2)) \"$f\"",
+		 entries);
+	cr_assert_eq(system(cmd), 0);
+	r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "is not a whole vmlinux; making it again"), "%s", r.out);
+	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
+	cr_assert(strstr(r.out, "DEFAULT_CACHE_OK"), "%s", r.out);
+	run_free(&r);
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s'/vmlinux-* '%s'", entries, guest_file("vmlinux"));
+	cr_assert_eq(system(cmd), 0, "the entry made again differs from the vmlinux");
+
+	/* A default place that cannot be made: a warning, and the bzImage boots. */
+	setenv("XDG_CACHE_HOME", "/proc/kestrel-no-cache-here", 1);
+	r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "booting the bzImage without the cache"), "%s", r.out);
+	cr_assert(strstr(r.out, "boot format bzImage"), "%s", r.out);
+	cr_assert(strstr(r.out, "DEFAULT_CACHE_OK"), "%s", r.out);
+	run_free(&r);
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("KESTREL_HARNESS_DEFAULT_CACHE");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", xdg);
+	cr_assert_eq(system(cmd), 0);
+}

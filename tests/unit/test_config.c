@@ -266,3 +266,19 @@ Test(config, api_and_config_file_errors)
 	EXPECT_ERROR("--api-sock: a path longer", "--api-sock",
 		     "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 }
+
+Test(config, the_kernel_cache_is_on_by_default_and_none_turns_it_off)
+{
+	struct vm_config c;
+	char e[256];
+	const char *const dflt[] = {"--kernel", "k", NULL};
+	cr_assert_eq(parse(&c, e, dflt), CONFIG_OK, "%s", e);
+	cr_assert(!c.kernel_cache_off && c.kernel_cache == NULL, "the default place");
+	const char *const dir[] = {"--kernel", "k", "--kernel-cache", "/var/cache/k", NULL};
+	cr_assert_eq(parse(&c, e, dir), CONFIG_OK, "%s", e);
+	cr_assert(!c.kernel_cache_off);
+	cr_assert_str_eq(c.kernel_cache, "/var/cache/k");
+	const char *const none[] = {"--kernel", "k", "--kernel-cache", "none", NULL};
+	cr_assert_eq(parse(&c, e, none), CONFIG_OK, "%s", e);
+	cr_assert(c.kernel_cache_off && c.kernel_cache == NULL);
+}
