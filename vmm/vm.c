@@ -196,7 +196,8 @@ static void signal_read(struct loop_watch *w, int res)
 		memcpy(&si, vm->signal_buf, sizeof(si));
 		if (si.ssi_signo == SIGUSR1) {
 			/* The operator freed host space: disks held by werror=stop go on. */
-			for (unsigned i = 0; i < vm->ndisks; i++)
+			unsigned n = __atomic_load_n(&vm->disks_live, __ATOMIC_ACQUIRE);
+			for (unsigned i = 0; i < n; i++)
 				blk_retry_held(vm->disks[i]);
 			return;
 		}
@@ -586,6 +587,11 @@ enum vm_stop vm_run(struct vm *vm)
 	}
 	if (vm->has_console_in)
 		console_start(&vm->console);
+	/*
+	 * The loop may already run (the API started it before the VM existed):
+	 * only now may a SIGUSR1 read on it look at the disks, all built.
+	 */
+	__atomic_store_n(&vm->disks_live, vm->ndisks, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {

@@ -97,6 +97,7 @@ struct vm {
 	int vscsi_irq_fd;
 	unsigned int nvirtio; /* virtio-mmio devices, slots 0..nvirtio-1 */
 	unsigned int ndisks;
+	unsigned int disks_live; /* atomic: disks the loop may touch for SIGUSR1 (set in vm_run) */
 	struct disk_swap swaps[CONFIG_MAX_DISKS]; /* PATCH /drives */
 
 	const char *boot_format;
