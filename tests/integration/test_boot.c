@@ -154,6 +154,20 @@ static int count_files(const char *dir, const char *prefix)
 	return n;
 }
 
+#define PVH "boot format ELF vmlinux (PVH entry)"
+
+/* Boots args to its power-off; kestrel said `said` (if given), booted `format`, and init printed `marker`. */
+static void cached_boot(const char *const *args, const char *said, const char *format, const char *marker)
+{
+	struct run r = run_kestrel(args, BOOT_TIMEOUT);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	if (said)
+		cr_assert(strstr(r.out, said), "no '%s':\n%s", said, r.out);
+	cr_assert(strstr(r.out, format), "not '%s':\n%s", format, r.out);
+	cr_assert(strstr(r.out, marker), "%s", r.out);
+	run_free(&r);
+}
+
 Test(boot, kernel_cache_decompresses_once_then_boots_the_cached_vmlinux,
      .timeout = 2 * RUN_ATTEMPTS * BOOT_TIMEOUT + 60)
 {
@@ -162,12 +176,7 @@ Test(boot, kernel_cache_decompresses_once_then_boots_the_cached_vmlinux,
 	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
 			      "--kernel-cache", dir, "--stats", "--cmdline",
 			      "console=ttyS0 panic=-1 quiet -- echo CACHED_BOOT_OK", NULL};
-	struct run r = run_kestrel(args, BOOT_TIMEOUT);
-	cr_assert_eq(r.status, 0, "%s", r.out);
-	cr_assert(strstr(r.out, "decompressed the kernel once"), "%s", r.out);
-	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
-	cr_assert(strstr(r.out, "CACHED_BOOT_OK"), "%s", r.out);
-	run_free(&r);
+	cached_boot(args, "decompressed the kernel once", PVH, "CACHED_BOOT_OK");
 	cr_assert_eq(count_files(dir, "vmlinux-"), 1, "one cache entry");
 
 	/* The cached file is exactly the vmlinux the builder cut from the same bzImage. */
@@ -175,10 +184,10 @@ Test(boot, kernel_cache_decompresses_once_then_boots_the_cached_vmlinux,
 	snprintf(cmd, sizeof(cmd), "cmp -s %s/vmlinux-* '%s'", dir, guest_file("vmlinux"));
 	cr_assert_eq(system(cmd), 0, "cached vmlinux differs from the extracted one");
 
-	r = run_kestrel(args, BOOT_TIMEOUT);
+	struct run r = run_kestrel(args, BOOT_TIMEOUT);
 	cr_assert_eq(r.status, 0, "%s", r.out);
 	cr_assert_null(strstr(r.out, "decompressed the kernel once"), "decompressed again:\n%s", r.out);
-	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
+	cr_assert(strstr(r.out, PVH), "%s", r.out);
 	cr_assert(strstr(r.out, "CACHED_BOOT_OK"), "%s", r.out);
 	cr_assert_eq(count_files(dir, "vmlinux-"), 1, "still one entry, no temporaries left");
 	run_free(&r);
@@ -204,35 +213,20 @@ Test(boot, the_kernel_cache_is_on_by_default_and_mends_a_damaged_entry,
 	const char *args[] = {"--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initrd.img"),
 			      "--stats", "--cmdline", "console=ttyS0 panic=-1 quiet -- echo DEFAULT_CACHE_OK",
 			      NULL};
-	struct run r = run_kestrel(args, BOOT_TIMEOUT);
-	cr_assert_eq(r.status, 0, "%s", r.out);
-	cr_assert(strstr(r.out, "decompressed the kernel once"), "%s", r.out);
-	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
-	cr_assert(strstr(r.out, "DEFAULT_CACHE_OK"), "%s", r.out);
-	run_free(&r);
+	cached_boot(args, "decompressed the kernel once", PVH, "DEFAULT_CACHE_OK");
 	cr_assert_eq(count_files(entries, "vmlinux-"), 1, "one entry in %s", entries);
 
 	/* Cut the entry in half, as a full disk or a crash while copying might. */
 	snprintf(cmd, sizeof(cmd), "f=$(ls '%s'/vmlinux-*) && truncate -s $(($(stat -c %%s \"$f\") / 2)) \"$f\"",
 		 entries);
 	cr_assert_eq(system(cmd), 0);
-	r = run_kestrel(args, BOOT_TIMEOUT);
-	cr_assert_eq(r.status, 0, "%s", r.out);
-	cr_assert(strstr(r.out, "is not a whole vmlinux; making it again"), "%s", r.out);
-	cr_assert(strstr(r.out, "boot format ELF vmlinux (PVH entry)"), "%s", r.out);
-	cr_assert(strstr(r.out, "DEFAULT_CACHE_OK"), "%s", r.out);
-	run_free(&r);
+	cached_boot(args, "is not a whole vmlinux; making it again", PVH, "DEFAULT_CACHE_OK");
 	snprintf(cmd, sizeof(cmd), "cmp -s '%s'/vmlinux-* '%s'", entries, guest_file("vmlinux"));
 	cr_assert_eq(system(cmd), 0, "the entry made again differs from the vmlinux");
 
 	/* A default place that cannot be made: a warning, and the bzImage boots. */
 	setenv("XDG_CACHE_HOME", "/proc/kestrel-no-cache-here", 1);
-	r = run_kestrel(args, BOOT_TIMEOUT);
-	cr_assert_eq(r.status, 0, "%s", r.out);
-	cr_assert(strstr(r.out, "booting the bzImage without the cache"), "%s", r.out);
-	cr_assert(strstr(r.out, "boot format bzImage"), "%s", r.out);
-	cr_assert(strstr(r.out, "DEFAULT_CACHE_OK"), "%s", r.out);
-	run_free(&r);
+	cached_boot(args, "booting the bzImage without the cache", "boot format bzImage", "DEFAULT_CACHE_OK");
 	unsetenv("XDG_CACHE_HOME");
 	unsetenv("KESTREL_HARNESS_DEFAULT_CACHE");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", xdg);
