@@ -76,6 +76,7 @@ void config_usage(void)
 "                       every disk's write log (what an application was told is\n"
 "                       durable, for kestrel-crashcheck's states)\n"
 "  --stats              print device counters on stderr at exit\n"
+"  --no-seccomp         run without the per-thread seccomp filters\n"
 "  --help, --version\n"
 "\n"
 "Disk cache modes (cache=), as in QEMU:\n"
@@ -99,7 +100,8 @@ void config_usage(void)
 "\n"
 "Exit status: 0 when the guest powers off or reboots, 1 on a runtime failure\n"
 "(guest panic, triple fault, internal error), 2 on a usage or configuration\n"
-"error (before the guest starts).\n",
+"error (before the guest starts), 148 when a thread made a system call its\n"
+"seccomp filter does not allow.\n",
 	       CONFIG_MAX_CPUS);
 }
 
@@ -117,7 +119,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
 	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY, OPT_KERNEL_CACHE, OPT_LOG_MARKS,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_LOG_PATH, OPT_LEVEL, OPT_METRICS_PATH,
-	OPT_IGNORED, OPT_IGNORED_ARG,
+	OPT_NO_SECCOMP, OPT_SECCOMP_FILTER, OPT_IGNORED, OPT_IGNORED_ARG,
 };
 
 /* Firecracker's IDs: what its API and --id accept. */
@@ -179,11 +181,11 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		{"level", required_argument, NULL, OPT_LEVEL},
 		{"metrics-path", required_argument, NULL, OPT_METRICS_PATH},
 		/* What Firecracker's clients and jailer pass that kestrel does not need. */
-		{"no-seccomp", no_argument, NULL, OPT_IGNORED},
+		{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 		{"boot-timer", no_argument, NULL, OPT_IGNORED},
 		{"show-level", no_argument, NULL, OPT_IGNORED},
 		{"show-log-origin", no_argument, NULL, OPT_IGNORED},
-		{"seccomp-filter", required_argument, NULL, OPT_IGNORED_ARG},
+		{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
 		{"start-time-us", required_argument, NULL, OPT_IGNORED_ARG},
 		{"start-time-cpu-us", required_argument, NULL, OPT_IGNORED_ARG},
 		{"help", no_argument, NULL, OPT_HELP},
@@ -310,6 +312,12 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 				return fail(errbuf, errlen, "--metrics-path: empty path");
 			cfg->metrics_path = optarg;
 			break;
+		case OPT_NO_SECCOMP: cfg->no_seccomp = true; break;
+		case OPT_SECCOMP_FILTER:
+			/* Silently running without the filter a client asked for would be worse. */
+			return fail(errbuf, errlen, "--seccomp-filter: kestrel has its own per-thread "
+				    "filters and does not load Firecracker's BPF files (--no-seccomp "
+				    "turns kestrel's off)");
 		case OPT_IGNORED:
 		case OPT_IGNORED_ARG:
 			break;

@@ -44,6 +44,7 @@ struct vm_config {
 	bool kernel_cache_off;    /* --kernel-cache none */
 	const char *log_marks;    /* --log-marks PREFIX, or NULL */
 	bool stats;
+	bool no_seccomp;          /* --no-seccomp: no per-thread filters (vmm/seccomp.h) */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
 

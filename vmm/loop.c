@@ -194,6 +194,29 @@ static enum poll_result busy_poll(struct loop *l)
 	return more ? POLL_AGAIN : POLL_SLEEP;
 }
 
+int loop_restrict(struct loop *l)
+{
+	if (!l->enable_on_start)
+		return -EOPNOTSUPP; /* restrictions go on a ring before it is enabled */
+	static const uint8_t ops[] = {
+		IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
+		IORING_OP_FSYNC, IORING_OP_FALLOCATE, IORING_OP_ACCEPT, IORING_OP_RECV,
+		IORING_OP_SEND, IORING_OP_TIMEOUT,
+	};
+	struct io_uring_restriction res[sizeof(ops)];
+	memset(res, 0, sizeof(res));
+	for (unsigned i = 0; i < sizeof(ops); i++) {
+		res[i].opcode = IORING_RESTRICTION_SQE_OP;
+		res[i].sqe_op = ops[i];
+	}
+	/* No SQE flags are allowed (kestrel sets none), and no register opcodes. */
+	/* Debian 12's liburing 2.3 declares a wrapper for this but does not export it. */
+	if (syscall(__NR_io_uring_register, l->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+		    (unsigned)sizeof(ops)) < 0)
+		return -errno;
+	return 0;
+}
+
 static void *loop_thread(void *arg)
 {
 	struct loop *l = arg;
@@ -204,6 +227,10 @@ static void *loop_thread(void *arg)
 			log_err("event loop: enabling the ring failed: %s", strerror(errno));
 			abort();
 		}
+	}
+	if (l->on_thread_start && l->on_thread_start(l)) {
+		log_err("event loop: its thread could not be set up");
+		abort();
 	}
 	kick_arm(l);
 	run_tasks(l); /* work queued before the thread started */

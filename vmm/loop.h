@@ -68,11 +68,23 @@ struct loop {
 	uint64_t poll_ns;            /* 0: never spin */
 	uint64_t polls_with_work;    /* stats */
 	struct loop_task stop_task;
+	/* Run first on the loop thread, before any task or completion (seccomp). */
+	int (*on_thread_start)(struct loop *l);
 };
 
 /* Main thread, before loop_start. */
 __attribute__((warn_unused_result)) int loop_init(struct loop *l, unsigned int entries);
 __attribute__((warn_unused_result)) int loop_start(struct loop *l);
+
+/*
+ * Main thread, before loop_start: the ring takes only the operations
+ * kestrel submits (read, write, readv, writev, fsync, fallocate, accept,
+ * recv, send, timeout) and no further registrations. io_uring operations do
+ * not pass through seccomp, so without this a confined loop could still
+ * open files through its ring. -EOPNOTSUPP when the ring could not be
+ * created disabled (a kernel before 5.10), else 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int loop_restrict(struct loop *l);
 /* Main thread: asks the loop to finish and joins it. */
 void loop_stop(struct loop *l);
 void loop_destroy(struct loop *l);

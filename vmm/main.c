@@ -352,6 +352,10 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	vm.t_main = t_main;
+	if (!cli.no_seccomp && vm_enable_seccomp(&vm, err, sizeof(err))) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
 
 	/* The API runs on the VM's loop, started now so that it answers before the VM exists. */
 	bool has_api = cli.api_sock != NULL;

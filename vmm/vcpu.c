@@ -11,6 +11,7 @@
 
 #include "boot/x86.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 static void kick_handler(int sig)
@@ -124,6 +125,16 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	if (v->vm->seccomp) {
+		int ret = seccomp_confine_vcpu(name, v->fd, v->vm->vm_fd);
+		if (ret) {
+			char what[96];
+			snprintf(what, sizeof(what), "cannot load its seccomp filter: %s", strerror(-ret));
+			fail(v, what);
+			return NULL;
+		}
+	}
 
 	bool first = true;
 	while (!vm_stopping(v->vm)) {

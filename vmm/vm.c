@@ -21,6 +21,7 @@
 #include "vmm/container_of.h"
 #include "vmm/kvm_eventfd.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 
 __attribute__((format(printf, 4, 5)))
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -471,6 +472,28 @@ int vm_prepare(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+static int confine_loop(struct loop *l)
+{
+	int ret = seccomp_confine_loop(l->ring.ring_fd);
+	if (ret)
+		log_err("event loop: cannot load its seccomp filter: %s", strerror(-ret));
+	return ret;
+}
+
+int vm_enable_seccomp(struct vm *vm, char *err, size_t errlen)
+{
+	int ret = seccomp_prepare();
+	if (ret)
+		return fail(err, errlen, ret, "seccomp: the SIGSYS handler");
+	ret = loop_restrict(&vm->loop);
+	if (ret)
+		return fail(err, errlen, ret, "seccomp: restricting the io_uring ring to kestrel's "
+			    "operations (--no-seccomp runs without)");
+	vm->loop.on_thread_start = confine_loop;
+	vm->seccomp = true;
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files *files,
 	      char *err, size_t errlen, enum vm_error_kind *kind)
 {
@@ -598,6 +621,15 @@ enum vm_stop vm_run(struct vm *vm)
 			vm_request_stop(vm, VM_FAILURE, "cannot start a vCPU thread");
 			break;
 		}
+	}
+
+	/*
+	 * The vCPU threads exist (each confines itself): now this thread, which
+	 * they would otherwise have inherited the filter of.
+	 */
+	if (!ret && vm->seccomp && (ret = seccomp_confine_main()) != 0) {
+		log_err("main thread: cannot load its seccomp filter: %s", strerror(-ret));
+		vm_request_stop(vm, VM_FAILURE, "cannot load the main thread's seccomp filter");
 	}
 
 	/* The main thread waits for the guest, doing what the loop hands it meanwhile. */

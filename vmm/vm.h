@@ -78,6 +78,7 @@ struct vm {
 	int i8042_irq_fd;
 	struct console console;
 	bool has_console_in;
+	bool seccomp; /* each thread confines itself before guest-driven work (vmm/seccomp.h) */
 	int signal_fd;
 	struct loop_watch signal_watch;
 	uint8_t signal_buf[128];
@@ -124,6 +125,15 @@ enum vm_error_kind {
  * a message.
  */
 int vm_prepare(struct vm *vm, char *err, size_t errlen);
+
+/*
+ * Main thread, after vm_prepare and before the loop starts: every thread
+ * will confine itself (vmm/seccomp.h) — the loop as it starts, each vCPU
+ * before its first KVM_RUN, the main thread in vm_run once the vCPU threads
+ * exist — and the loop's ring takes only kestrel's own operations
+ * (loop_restrict). -errno with a message.
+ */
+int vm_enable_seccomp(struct vm *vm, char *err, size_t errlen);
 
 /*
  * Main thread, after vm_prepare: builds everything up to the point where vCPUs can run. On failure returns

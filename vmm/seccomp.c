@@ -1,0 +1,199 @@
+#include "vmm/seccomp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* The name the SIGSYS handler prints: set when a thread confines itself. */
+static __thread char thread_name[24] = "unconfined";
+static char trip[8]; /* KESTREL_TEST_SECCOMP_TRIP, read once by seccomp_prepare */
+
+/* Async-signal-safe: the trapped call may have been made inside malloc or stdio. */
+static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+{
+	while (*s && *n < cap)
+		buf[(*n)++] = *s++;
+}
+
+static void put_num(char *buf, size_t *n, size_t cap, long v)
+{
+	char digits[24];
+	int k = 0;
+	if (v < 0) {
+		put_str(buf, n, cap, "-");
+		v = -v;
+	}
+	do {
+		digits[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && k < (int)sizeof(digits));
+	while (k && *n < cap)
+		buf[(*n)++] = digits[--k];
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	char msg[256];
+	size_t n = 0;
+	put_str(msg, &n, sizeof(msg), "kestrel: seccomp: the ");
+	put_str(msg, &n, sizeof(msg), thread_name);
+	put_str(msg, &n, sizeof(msg), " thread made system call ");
+	put_num(msg, &n, sizeof(msg), si->si_syscall);
+	put_str(msg, &n, sizeof(msg), ", which its filter does not allow; exiting with status ");
+	put_num(msg, &n, sizeof(msg), SECCOMP_EXIT_STATUS);
+	put_str(msg, &n, sizeof(msg), "\n");
+	if (write(STDERR_FILENO, msg, n) < 0) {
+		/* Nothing more to do: the status says it. */
+	}
+	_exit(SECCOMP_EXIT_STATUS);
+}
+
+int seccomp_prepare(void)
+{
+	const char *t = getenv("KESTREL_TEST_SECCOMP_TRIP");
+	if (t) {
+		strncpy(trip, t, sizeof(trip) - 1);
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static int allow(scmp_filter_ctx ctx, int nr)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
+/*
+ * What every thread does once confined: locks (futex), memory (never
+ * executable: mmap and mprotect without PROT_EXEC), messages on stderr and
+ * the log file (write), eventfd kicks (write), clocks and sleeps, signalling
+ * its own process's threads (pthread_kill, abort), thread exit.
+ */
+static int allow_common(scmp_filter_ctx ctx)
+{
+	static const int nrs[] = {
+		SCMP_SYS(futex), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(exit),
+		SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(restart_syscall), SCMP_SYS(madvise), SCMP_SYS(munmap), SCMP_SYS(mremap),
+		SCMP_SYS(brk), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
+		SCMP_SYS(nanosleep), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(sched_yield),
+	};
+	int ret = 0;
+	for (unsigned i = 0; i < sizeof(nrs) / sizeof(nrs[0]) && !ret; i++)
+		ret = allow(ctx, nrs[i]);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	return ret;
+}
+
+static int allow_ioctl(scmp_filter_ctx ctx, int fd, unsigned long req)
+{
+	if (fd < 0)
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req));
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd),
+				SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req));
+}
+
+/* Loads ctx on this thread (and releases it); then the test hook, if it names this thread. */
+static int load(scmp_filter_ctx ctx, int ret, const char *kind, const char *name)
+{
+	if (!ret)
+		ret = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (ret)
+		return ret;
+	strncpy(thread_name, name, sizeof(thread_name) - 1);
+	if (trip[0] && !strcmp(trip, kind))
+		syscall(SYS_getppid); /* on no thread's list */
+	return 0;
+}
+
+int seccomp_confine_vcpu(const char *name, int vcpu_fd, int vm_fd)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	int ret = allow_common(ctx);
+	static const unsigned long vcpu_reqs[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS};
+	for (unsigned i = 0; i < sizeof(vcpu_reqs) / sizeof(vcpu_reqs[0]) && !ret; i++)
+		ret = allow_ioctl(ctx, vcpu_fd, vcpu_reqs[i]);
+	if (!ret) /* AHCI register writes raise its MSI */
+		ret = allow_ioctl(ctx, vm_fd, KVM_SIGNAL_MSI);
+	return load(ctx, ret, "vcpu", name);
+}
+
+int seccomp_confine_loop(int ring_fd)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	int ret = allow_common(ctx);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 1,
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)ring_fd));
+	if (!ret) /* AHCI completions; the VM's fd is not known yet when the API starts the loop */
+		ret = allow_ioctl(ctx, -1, KVM_SIGNAL_MSI);
+	if (!ret) /* API connections */
+		ret = allow(ctx, SCMP_SYS(close));
+	if (!ret)
+		ret = allow(ctx, SCMP_SYS(shutdown));
+	return load(ctx, ret, "loop", "event loop");
+}
+
+int seccomp_confine_main(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	int ret = allow_common(ctx);
+	/*
+	 * PATCH /drives opens an image that exists (never O_CREAT), checks and
+	 * locks it, probes its O_DIRECT block; exit flushes disks and the write
+	 * log, prints --stats (/proc/self/status, mincore), restores the
+	 * terminal and removes the API socket.
+	 */
+	static const int nrs[] = {
+		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
+		SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
+		SCMP_SYS(flock), SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(mincore),
+		SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+	};
+	for (unsigned i = 0; i < sizeof(nrs) / sizeof(nrs[0]) && !ret; i++)
+		ret = allow(ctx, nrs[i]);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | __O_TMPFILE, 0));
+	static const int fcntls[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_OFD_SETLK, F_OFD_GETLK};
+	for (unsigned i = 0; i < sizeof(fcntls) / sizeof(fcntls[0]) && !ret; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntls[i]));
+	static const unsigned long reqs[] = {BLKGETSIZE64, TCGETS, TCSETS, TCSETSW, TCSETSF};
+	for (unsigned i = 0; i < sizeof(reqs) / sizeof(reqs[0]) && !ret; i++)
+		ret = allow_ioctl(ctx, -1, reqs[i]);
+	return load(ctx, ret, "main", "main");
+}
