@@ -86,6 +86,13 @@ int seccomp_prepare(void)
 	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
 }
 
+/* A comparison with every field set (libseccomp's SCMP_A* macros leave some to the compiler). */
+static struct scmp_arg_cmp arg(unsigned int n, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = {.arg = n, .op = op, .datum_a = a, .datum_b = b};
+	return c;
+}
+
 static int allow(scmp_filter_ctx ctx, int nr)
 {
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
@@ -116,13 +123,13 @@ static int allow_common(scmp_filter_ctx ctx)
 #endif
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+				       arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+				       arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+				       arg(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
 	return ret;
 }
 
@@ -130,10 +137,10 @@ static int allow_ioctl(scmp_filter_ctx ctx, int fd, unsigned long req)
 {
 	if (fd < 0)
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req));
+					arg(1, SCMP_CMP_EQ, (scmp_datum_t)req, 0));
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd),
-				SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req));
+				arg(0, SCMP_CMP_EQ, (scmp_datum_t)fd, 0),
+				arg(1, SCMP_CMP_EQ, (scmp_datum_t)req, 0));
 }
 
 /* Loads ctx on this thread (and releases it); then the test hook, if it names this thread. */
@@ -172,7 +179,7 @@ int seccomp_confine_loop(int ring_fd)
 	int ret = allow_common(ctx);
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 1,
-				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)ring_fd));
+				       arg(0, SCMP_CMP_EQ, (scmp_datum_t)ring_fd, 0));
 	if (!ret) /* AHCI completions; the VM's fd is not known yet when the API starts the loop */
 		ret = allow_ioctl(ctx, -1, KVM_SIGNAL_MSI);
 	if (!ret) /* API connections */
@@ -204,11 +211,11 @@ int seccomp_confine_main(void)
 		ret = allow(ctx, nrs[i]);
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | __O_TMPFILE, 0));
+				       arg(2, SCMP_CMP_MASKED_EQ, O_CREAT | __O_TMPFILE, 0));
 	static const int fcntls[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_OFD_SETLK, F_OFD_GETLK};
 	for (unsigned i = 0; i < sizeof(fcntls) / sizeof(fcntls[0]) && !ret; i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntls[i]));
+				       arg(1, SCMP_CMP_EQ, (scmp_datum_t)fcntls[i], 0));
 	static const unsigned long reqs[] = {BLKGETSIZE64, TCGETS, TCSETS, TCSETSW, TCSETSF};
 	for (unsigned i = 0; i < sizeof(reqs) / sizeof(reqs[0]) && !ret; i++)
 		ret = allow_ioctl(ctx, -1, reqs[i]);
