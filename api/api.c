@@ -1,6 +1,5 @@
 #include "api/api.h"
 
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,11 +351,6 @@ int api_init(struct api *a, struct loop *loop, const char *path, const struct fc
 	     bool booting, const char *id, const struct api_vm_ops *ops, void *ops_ctx, char *err,
 	     size_t errlen)
 {
-	/*
-	 * jansson seeds its hash function from /dev/urandom on the first object
-	 * it makes; do that here, on the main thread, not on the confined loop.
-	 */
-	json_object_seed(0);
 	api_reset(a, loop, fc, booting, id, ops, ops_ctx);
 	return api_server_open(&a->server, loop, path, api_handle, a, err, errlen);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +321,13 @@ int main(int argc, char **argv)
 {
 	struct timespec t_main;
 	clock_gettime(CLOCK_MONOTONIC, &t_main);
+
+	/*
+	 * jansson seeds its hash function from /dev/urandom when it makes its
+	 * first object: here, before any thread exists (as jansson asks), not
+	 * later on the confined loop (API answers, metrics lines).
+	 */
+	json_object_seed(0);
 
 	struct vm_config cli;
 	char err[512];

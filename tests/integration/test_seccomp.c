@@ -33,7 +33,7 @@ static void expect_trapped(const char *hook, const char *thread)
 	struct run r = run_tripped(hook, false);
 	char who[64], what[64];
 	snprintf(who, sizeof(who), "seccomp: the %s", thread); /* any vCPU may be first */
-	snprintf(what, sizeof(what), " thread made system call %d,", SYS_getppid);
+	snprintf(what, sizeof(what), " thread made system call %d (", SYS_getppid);
 	cr_assert_not(r.timed_out, "%s", r.out);
 	cr_expect_eq(r.status, 148, "%s: exit %d, want 148:\n%s", hook, r.status, r.out);
 	const char *line = strstr(r.out, who);
