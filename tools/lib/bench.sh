@@ -26,9 +26,14 @@ bench_ratio() {
 }
 
 # bench_verdict A_FILE B_FILE A_NAME B_NAME higher|lower: who is ahead with
-# non-overlapping spreads ("higher": more is better), or "overlap".
+# non-overlapping spreads ("higher": more is better), or "overlap"; with
+# fewer than 3 rounds of either, "too few rounds" (one figure has no spread).
 bench_verdict() {
 	[ -s "$1" ] && [ -s "$2" ] || { echo "-"; return; }
+	if [ "$(wc -l <"$1")" -lt 3 ] || [ "$(wc -l <"$2")" -lt 3 ]; then
+		echo "too few rounds"
+		return
+	fi
 	local a b
 	a=$(bench_stats "$1") b=$(bench_stats "$2")
 	awk -v a="$a" -v b="$b" -v an="$3" -v bn="$4" -v dir="$5" 'BEGIN {
