@@ -209,8 +209,10 @@ int loop_restrict(struct loop *l)
 		res[i].opcode = IORING_RESTRICTION_SQE_OP;
 		res[i].sqe_op = ops[i];
 	}
-	/* No SQE flags are allowed (kestrel sets none), and no register opcodes. */
-	/* Debian 12's liburing 2.3 declares a wrapper for this but does not export it. */
+	/*
+	 * No SQE flags are allowed (kestrel sets none), and no register opcodes.
+	 * Debian 12's liburing 2.3 declares a wrapper for this but does not export it.
+	 */
 	if (syscall(__NR_io_uring_register, l->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
 		    (unsigned)sizeof(ops)) < 0)
 		return -errno;

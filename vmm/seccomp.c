@@ -32,37 +32,25 @@ static __thread char thread_name[24] = "unconfined";
 static char trip[8]; /* KESTREL_TEST_SECCOMP_TRIP, read once by seccomp_prepare */
 
 /* Async-signal-safe: the trapped call may have been made inside malloc or stdio. */
-static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+static void put_strn(char *buf, size_t *n, size_t cap, const char *s, size_t max)
 {
-	while (*s && *n < cap)
-		buf[(*n)++] = *s++;
+	for (size_t k = 0; k < max && s[k] && *n < cap; k++)
+		buf[(*n)++] = s[k];
 }
 
-static void put_num(char *buf, size_t *n, size_t cap, long v)
+static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+{
+	put_strn(buf, n, cap, s, cap);
+}
+
+static void put_uint(char *buf, size_t *n, size_t cap, unsigned long long v, unsigned base)
 {
 	char digits[24];
 	int k = 0;
-	if (v < 0) {
-		put_str(buf, n, cap, "-");
-		v = -v;
-	}
 	do {
-		digits[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && k < (int)sizeof(digits));
-	while (k && *n < cap)
-		buf[(*n)++] = digits[--k];
-}
-
-static void put_hex(char *buf, size_t *n, size_t cap, unsigned long long v)
-{
-	char digits[16];
-	int k = 0;
-	do {
-		digits[k++] = "0123456789abcdef"[v & 15];
-		v >>= 4;
-	} while (v && k < (int)sizeof(digits));
-	put_str(buf, n, cap, "0x");
+		digits[k++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
 	while (k && *n < cap)
 		buf[(*n)++] = digits[--k];
 }
@@ -80,27 +68,21 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	put_str(msg, &n, sizeof(msg), "kestrel: seccomp: the ");
 	put_str(msg, &n, sizeof(msg), thread_name);
 	put_str(msg, &n, sizeof(msg), " thread made system call ");
-	put_num(msg, &n, sizeof(msg), si->si_syscall);
+	put_uint(msg, &n, sizeof(msg), (unsigned)si->si_syscall, 10);
 	put_str(msg, &n, sizeof(msg), " (");
 	for (int i = 0; i < 3; i++) {
-		put_str(msg, &n, sizeof(msg), i ? ", " : "");
-		put_hex(msg, &n, sizeof(msg), a[i]);
+		put_str(msg, &n, sizeof(msg), i ? ", 0x" : "0x");
+		put_uint(msg, &n, sizeof(msg), a[i], 16);
 	}
 	put_str(msg, &n, sizeof(msg), ")");
 	if (si->si_syscall == SYS_openat && a[1]) {
 		/* The path is this process's own memory: say which file it wanted. */
-		char path[128];
-		const char *p = (const char *)(uintptr_t)a[1];
-		size_t k = 0;
-		while (k < sizeof(path) - 1 && p[k])
-			path[k] = p[k], k++;
-		path[k] = 0;
 		put_str(msg, &n, sizeof(msg), " on '");
-		put_str(msg, &n, sizeof(msg), path);
+		put_strn(msg, &n, sizeof(msg), (const char *)(uintptr_t)a[1], 127);
 		put_str(msg, &n, sizeof(msg), "'");
 	}
 	put_str(msg, &n, sizeof(msg), ", which its filter does not allow; exiting with status ");
-	put_num(msg, &n, sizeof(msg), SECCOMP_EXIT_STATUS);
+	put_uint(msg, &n, sizeof(msg), SECCOMP_EXIT_STATUS, 10);
 	put_str(msg, &n, sizeof(msg), "\n");
 	if (write(STDERR_FILENO, msg, n) < 0) {
 		/* Nothing more to do: the status says it. */
@@ -135,6 +117,15 @@ static int allow(scmp_filter_ctx ctx, int nr)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
+/* Allows every call in nrs[0..count), whatever its arguments. */
+static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t count)
+{
+	int ret = 0;
+	for (size_t i = 0; i < count && !ret; i++)
+		ret = allow(ctx, nrs[i]);
+	return ret;
+}
+
 /*
  * What every thread does once confined: locks (futex), memory (never
  * executable: mmap and mprotect without PROT_EXEC), messages on stderr and
@@ -150,9 +141,7 @@ static int allow_common(scmp_filter_ctx ctx)
 		SCMP_SYS(brk), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
 		SCMP_SYS(nanosleep), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(sched_yield),
 	};
-	int ret = 0;
-	for (unsigned i = 0; i < sizeof(nrs) / sizeof(nrs[0]) && !ret; i++)
-		ret = allow(ctx, nrs[i]);
+	int ret = allow_list(ctx, nrs, sizeof(nrs) / sizeof(nrs[0]));
 #if KESTREL_SANITIZED
 	/* The sanitizer runtimes (tests only) take down each thread's alternate signal stack. */
 	if (!ret)
@@ -260,8 +249,8 @@ int seccomp_confine_main(void)
 		SCMP_SYS(flock), SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(mincore),
 		SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 	};
-	for (unsigned i = 0; i < sizeof(nrs) / sizeof(nrs[0]) && !ret; i++)
-		ret = allow(ctx, nrs[i]);
+	if (!ret)
+		ret = allow_list(ctx, nrs, sizeof(nrs) / sizeof(nrs[0]));
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				       arg(2, SCMP_CMP_MASKED_EQ, O_CREAT | __O_TMPFILE, 0));
