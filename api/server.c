@@ -286,6 +286,11 @@ int api_server_open(struct api_server *s, struct loop *loop, const char *path, a
 	return 0;
 }
 
+void api_server_forget_path(struct api_server *s)
+{
+	s->path[0] = '\0';
+}
+
 void api_server_start(struct api_server *s)
 {
 	loop_call(s->loop, &s->start_task);
@@ -300,7 +305,8 @@ void api_server_close(struct api_server *s)
 			close(s->rejects[i].fd);
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
-		unlink(s->path);
+		if (s->path[0])
+			unlink(s->path);
 	}
 	s->listen_fd = -1;
 }

@@ -81,11 +81,16 @@ struct api_server {
 /* Binds and listens at path (which must not exist yet). -errno with a message. */
 int api_server_open(struct api_server *s, struct loop *loop, const char *path, api_handler h,
 		    void *ctx, char *err, size_t errlen);
+/*
+ * Main thread, before the loop runs: the socket file is not removed at
+ * close (the jail: its path is no longer the one kestrel can see).
+ */
+void api_server_forget_path(struct api_server *s);
 /* Any thread: starts accepting (on the loop). */
 void api_server_start(struct api_server *s);
 /* Loop thread: answers a request its handler left pending. */
 void api_server_reply(struct api_conn *c, int status, char *body);
-/* Main thread, loop stopped: closes everything and removes the socket file. */
+/* Main thread, loop stopped: closes everything and removes the socket file (if not forgotten). */
 void api_server_close(struct api_server *s);
 
 /* A {"fault_message": msg} body (malloc'd). */

@@ -77,6 +77,14 @@ void config_usage(void)
 "                       durable, for kestrel-crashcheck's states)\n"
 "  --stats              print device counters on stderr at exit\n"
 "  --no-seccomp         run without the per-thread seccomp filters\n"
+"  --chroot DIR --uid N --gid N\n"
+"                       the jail: once what the command line names is open,\n"
+"                       pivot into DIR in a new mount namespace, clear the\n"
+"                       environment, drop to N:N with no capabilities and\n"
+"                       no_new_privs (needs root); API paths are then inside DIR\n"
+"  --new-pid-ns         in the jail, run as PID 1 of a new PID namespace\n"
+"  --resource-limit fsize=BYTES|no-file=N\n"
+"                       the jail's rlimits (repeatable; no-file defaults to 2048)\n"
 "  --help, --version\n"
 "\n"
 "Disk cache modes (cache=), as in QEMU:\n"
@@ -120,7 +128,61 @@ enum {
 	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY, OPT_KERNEL_CACHE, OPT_LOG_MARKS,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_LOG_PATH, OPT_LEVEL, OPT_METRICS_PATH,
 	OPT_NO_SECCOMP, OPT_SECCOMP_FILTER, OPT_IGNORED, OPT_IGNORED_ARG,
+	OPT_CHROOT, OPT_UID, OPT_GID, OPT_NEW_PID_NS, OPT_RESOURCE_LIMIT,
 };
+
+/* --uid and --gid: a number, not -1 (which setresuid reads as "unchanged"). */
+static enum config_result parse_id(const char *opt, const char *s, unsigned int *out,
+				   char *errbuf, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = *s >= '0' && *s <= '9' ? strtoul(s, &end, 10) : 0;
+	if (errno || !(*s >= '0' && *s <= '9') || *end || v >= 0xffffffffUL)
+		return fail(errbuf, errlen, "%s: '%s' is not a number from 0 to 4294967294", opt, s);
+	*out = (unsigned int)v;
+	return CONFIG_OK;
+}
+
+/* --resource-limit fsize=BYTES or no-file=N, as Firecracker's jailer spells them. */
+static enum config_result parse_rlimit(const char *s, struct jail_config *j, char *errbuf,
+				       size_t errlen)
+{
+	const char *eq = strchr(s, '=');
+	uint64_t v;
+	if (!eq || config_parse_size(eq + 1, &v) || v == 0)
+		return fail(errbuf, errlen, "--resource-limit: '%s' is not NAME=N with N a positive "
+			    "number (NAME fsize or no-file)", s);
+	size_t n = (size_t)(eq - s);
+	if (n == 5 && !strncmp(s, "fsize", 5)) {
+		j->fsize = v;
+	} else if (n == 7 && !strncmp(s, "no-file", 7)) {
+		if (v < JAIL_MIN_NOFILE || v > (1u << 20))
+			return fail(errbuf, errlen, "--resource-limit: no-file=%llu is outside %u..%u",
+				    (unsigned long long)v, JAIL_MIN_NOFILE, 1u << 20);
+		j->nofile = v;
+	} else {
+		return fail(errbuf, errlen, "--resource-limit: '%.*s' is not fsize or no-file", (int)n, s);
+	}
+	return CONFIG_OK;
+}
+
+/* The jail's options make sense only together. */
+static enum config_result check_jail(const struct vm_config *cfg, bool uid_given, bool gid_given,
+				     bool rlimit_given, char *errbuf, size_t errlen)
+{
+	const struct jail_config *j = &cfg->jail;
+	if (!j->dir) {
+		const char *lone = uid_given ? "--uid" : gid_given ? "--gid" : j->new_pid_ns ? "--new-pid-ns"
+			: rlimit_given ? "--resource-limit" : NULL;
+		if (lone)
+			return fail(errbuf, errlen, "%s goes with --chroot DIR (the jail)", lone);
+		return CONFIG_OK;
+	}
+	if (!uid_given || !gid_given)
+		return fail(errbuf, errlen, "--chroot needs --uid and --gid: the jail drops to them");
+	return CONFIG_OK;
+}
 
 /* Firecracker's IDs: what its API and --id accept. */
 bool config_valid_id(const char *s, bool dash)
@@ -188,6 +250,11 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
 		{"start-time-us", required_argument, NULL, OPT_IGNORED_ARG},
 		{"start-time-cpu-us", required_argument, NULL, OPT_IGNORED_ARG},
+		{"chroot", required_argument, NULL, OPT_CHROOT},
+		{"uid", required_argument, NULL, OPT_UID},
+		{"gid", required_argument, NULL, OPT_GID},
+		{"new-pid-ns", no_argument, NULL, OPT_NEW_PID_NS},
+		{"resource-limit", required_argument, NULL, OPT_RESOURCE_LIMIT},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -198,7 +265,9 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 	cfg->mem_size = 512ull << 20;
 	cfg->cpus = 1;
 	cfg->console = CONSOLE_STDIO;
+	cfg->jail.nofile = JAIL_DEFAULT_NOFILE;
 	errbuf[0] = '\0';
+	bool uid_given = false, gid_given = false, rlimit_given = false;
 
 	optind = 1;
 	opterr = 0;
@@ -318,6 +387,27 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			return fail(errbuf, errlen, "--seccomp-filter: kestrel has its own per-thread "
 				    "filters and does not load Firecracker's BPF files (--no-seccomp "
 				    "turns kestrel's off)");
+		case OPT_CHROOT:
+			if (!*optarg)
+				return fail(errbuf, errlen, "--chroot: empty directory name");
+			cfg->jail.dir = optarg;
+			break;
+		case OPT_UID:
+			if (parse_id("--uid", optarg, &cfg->jail.uid, errbuf, errlen))
+				return CONFIG_ERROR;
+			uid_given = true;
+			break;
+		case OPT_GID:
+			if (parse_id("--gid", optarg, &cfg->jail.gid, errbuf, errlen))
+				return CONFIG_ERROR;
+			gid_given = true;
+			break;
+		case OPT_NEW_PID_NS: cfg->jail.new_pid_ns = true; break;
+		case OPT_RESOURCE_LIMIT:
+			if (parse_rlimit(optarg, &cfg->jail, errbuf, errlen))
+				return CONFIG_ERROR;
+			rlimit_given = true;
+			break;
 		case OPT_IGNORED:
 		case OPT_IGNORED_ARG:
 			break;
@@ -342,6 +432,8 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		return fail(errbuf, errlen, "--no-api and --api-sock contradict each other");
 	if (cfg->kernel && cfg->config_file)
 		return fail(errbuf, errlen, "--kernel and --config-file both say what to boot; use one");
+	if (check_jail(cfg, uid_given, gid_given, rlimit_given, errbuf, errlen))
+		return CONFIG_ERROR;
 	if (!cfg->kernel) {
 		if (!cfg->config_file && !cfg->api_sock)
 			return fail(errbuf, errlen, "--kernel, --config-file or --api-sock is required (see --help)");

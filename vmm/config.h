@@ -18,6 +18,20 @@
 #define CONFIG_SOCK_PATH_MAX 108 /* sun_path */
 #define CONFIG_ID_MAX 64
 
+/*
+ * The jail (vmm/jail.h): --chroot DIR --uid N --gid N [--new-pid-ns]
+ * [--resource-limit NAME=N]. dir is NULL without one.
+ */
+struct jail_config {
+	const char *dir;
+	unsigned int uid, gid;
+	bool new_pid_ns;
+	uint64_t nofile; /* RLIMIT_NOFILE (default JAIL_DEFAULT_NOFILE) */
+	uint64_t fsize;  /* RLIMIT_FSIZE in bytes, or 0: unlimited */
+};
+#define JAIL_DEFAULT_NOFILE 2048 /* Firecracker's jailer's default */
+#define JAIL_MIN_NOFILE 64       /* what kestrel's own descriptors need, with room */
+
 enum console_mode {
 	CONSOLE_STDIO,
 	CONSOLE_NONE,
@@ -45,6 +59,7 @@ struct vm_config {
 	const char *log_marks;    /* --log-marks PREFIX, or NULL */
 	bool stats;
 	bool no_seccomp;          /* --no-seccomp: no per-thread filters (vmm/seccomp.h) */
+	struct jail_config jail;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
 

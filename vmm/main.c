@@ -19,6 +19,7 @@
 #include "devices/blk.h"
 #include "vmm/config.h"
 #include "vmm/host.h"
+#include "vmm/jail.h"
 #include "vmm/kernel_cache.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
@@ -76,6 +77,25 @@ static void close_input(struct input_file *f)
 		close(f->fd);
 	f->map = NULL;
 	f->fd = -1;
+}
+
+/*
+ * Log and metrics files the command line names, opened before a jail (they
+ * are host paths, as everything on the command line is); prepare_boot's
+ * opens of the same path use these.
+ */
+static struct {
+	const char *path;
+	int fd;
+} preopened[2] = {{NULL, -1}, {NULL, -1}};
+
+static int open_output(const char *path)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (preopened[i].path && !strcmp(preopened[i].path, path))
+			return fcntl(preopened[i].fd, F_DUPFD_CLOEXEC, 0);
+	/* A FIFO must have its reader already (ENXIO otherwise), as Kata's does. */
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
 }
 
 /* What a configuration needs opened before the VM is built. */
@@ -143,7 +163,7 @@ static int prepare_boot(const struct vm_config *cfg, const char *log_path, const
 	b->files.console_out = b->files.console_in = -1;
 	warn_pci_off(cfg);
 	if (log_path && *log_path) {
-		b->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+		b->log_fd = open_output(log_path);
 		if (b->log_fd < 0) {
 			snprintf(err, errlen, "log file '%.300s': %s", log_path, strerror(errno));
 			return -1;
@@ -153,9 +173,7 @@ static int prepare_boot(const struct vm_config *cfg, const char *log_path, const
 		log_set_fd(b->log_fd);
 	}
 	if (metrics_path && *metrics_path) {
-		/* A FIFO must have its reader already (ENXIO otherwise), as Kata's does. */
-		b->metrics_fd = open(metrics_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
-				     0644);
+		b->metrics_fd = open_output(metrics_path);
 		if (b->metrics_fd < 0) {
 			snprintf(err, errlen, "metrics file '%.300s': %s", metrics_path, strerror(errno));
 			goto fail;
@@ -317,6 +335,40 @@ static struct fc_config *wait_for_start(void)
 	return fc;
 }
 
+/*
+ * The jail, once everything the command line names is open (and the API
+ * socket bound), before any thread starts: /dev/kvm and the command line's
+ * log and metrics files are opened first, as the host sees them.
+ */
+static int enter_jail(const struct vm_config *cli, bool has_api, char *err, size_t errlen)
+{
+	if (host_check_kvm(err, errlen))
+		return -1;
+	vm.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm.kvm_fd < 0) {
+		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
+		return -1;
+	}
+	const char *paths[2] = {cli->log_path, cli->metrics_path};
+	for (unsigned i = 0; i < 2; i++) {
+		if (!paths[i])
+			continue;
+		preopened[i].fd = open_output(paths[i]);
+		if (preopened[i].fd < 0) {
+			snprintf(err, errlen, "%s '%.300s': %s", i ? "metrics file" : "log file",
+				 paths[i], strerror(errno));
+			return -1;
+		}
+		preopened[i].path = paths[i];
+	}
+	if (has_api)
+		api_server_forget_path(&api.server);
+	if (jail_enter(&cli->jail, err, errlen))
+		return -1;
+	log_info("jailed in '%s' as uid %u gid %u", cli->jail.dir, cli->jail.uid, cli->jail.gid);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct timespec t_main;
@@ -335,6 +387,20 @@ int main(int argc, char **argv)
 	case CONFIG_EXIT_OK: return 0;
 	case CONFIG_ERROR: log_err("%s", err); return EXIT_USAGE;
 	case CONFIG_OK: break;
+	}
+	if (cli.jail.dir) {
+		if (jail_check(&cli.jail, err, sizeof(err))) {
+			log_err("%s", err);
+			return EXIT_USAGE;
+		}
+		int exit_status;
+		int forked = cli.jail.new_pid_ns ? jail_new_pid_ns(&exit_status, err, sizeof(err)) : 0;
+		if (forked < 0) {
+			log_err("%s", err);
+			return EXIT_RUNTIME;
+		}
+		if (forked)
+			return exit_status; /* the parent, outside: kestrel ran in the new namespace */
 	}
 
 	/* The configuration: the command line's, or Firecracker's from a file or the API. */
@@ -365,21 +431,6 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 
-	/* The API runs on the VM's loop, started now so that it answers before the VM exists. */
-	bool has_api = cli.api_sock != NULL;
-	if (has_api) {
-		if (api_init(&api, &vm.loop, cli.api_sock, &fc, boot_now, cli.id, &api_ops, &vm, err,
-			     sizeof(err))) {
-			log_err("%s", err);
-			return EXIT_USAGE;
-		}
-		if (loop_start(&vm.loop)) {
-			log_err("cannot start the event loop thread");
-			return EXIT_RUNTIME;
-		}
-		api_server_start(&api.server);
-	}
-
 	static struct boot boot;
 	static struct metrics metrics;
 	const struct fc_config *from = &fc; /* drive ids, logger, metrics */
@@ -387,33 +438,57 @@ int main(int argc, char **argv)
 	const char *log_level = cli.log_level ? cli.log_level : fc.log_level;
 	const char *metrics_path = cli.metrics_path ? cli.metrics_path : fc.metrics_path;
 	int status = EXIT_RUNTIME;
-	for (;;) {
-		if (!boot_now) {
-			const struct fc_config *req = wait_for_start();
-			if (!req) {
-				log_info("%s before the VM started", vm.stop_msg);
-				status = EXIT_RUNTIME;
-				goto out;
-			}
-			cfg = &req->cfg;
-			from = req;
-			log_path = cli.log_path ? cli.log_path : req->log_path;
-			log_level = cli.log_level ? cli.log_level : req->log_level;
-			metrics_path = cli.metrics_path ? cli.metrics_path : req->metrics_path;
-		}
-		if (prepare_boot(cfg, log_path, log_level, metrics_path, &boot, err, sizeof(err)) == 0)
-			break;
-		if (boot_now) {
+	bool has_api = cli.api_sock != NULL, api_open = false;
+	bool jailed = cli.jail.dir != NULL;
+
+	/* What the command line or the file boots is opened now: before a jail, as the host sees it. */
+	if (boot_now && prepare_boot(cfg, log_path, log_level, metrics_path, &boot, err, sizeof(err))) {
+		log_err("%s", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (has_api) {
+		if (api_init(&api, &vm.loop, cli.api_sock, &fc, boot_now, cli.id, &api_ops, &vm, err,
+			     sizeof(err))) {
 			log_err("%s", err);
 			status = EXIT_USAGE;
 			goto out;
 		}
+		api_open = true;
+	}
+	if (jailed && enter_jail(&cli, has_api, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* The API runs on the VM's loop, started now so that it answers before the VM exists. */
+	if (has_api) {
+		if (loop_start(&vm.loop)) {
+			log_err("cannot start the event loop thread");
+			goto out;
+		}
+		api_server_start(&api.server);
+	}
+
+	/* The API's InstanceStart: its paths are opened now (inside the jail, if there is one). */
+	while (!boot_now) {
+		const struct fc_config *req = wait_for_start();
+		if (!req) {
+			log_info("%s before the VM started", vm.stop_msg);
+			goto out;
+		}
+		cfg = &req->cfg;
+		from = req;
+		log_path = cli.log_path ? cli.log_path : req->log_path;
+		log_level = cli.log_level ? cli.log_level : req->log_level;
+		metrics_path = cli.metrics_path ? cli.metrics_path : req->metrics_path;
+		if (prepare_boot(cfg, log_path, log_level, metrics_path, &boot, err, sizeof(err)) == 0)
+			break;
 		/* A bad InstanceStart is the client's to fix: say why and wait for the next. */
 		log_err("InstanceStart: %s", err);
 		api_start_done(&api, false, err);
 	}
 
-	if (host_check_kvm(err, sizeof(err))) {
+	if (!jailed && host_check_kvm(err, sizeof(err))) { /* the jail checked it already */
 		log_err("%s", err);
 		if (has_api && !boot_now)
 			api_start_done(&api, false, err);
@@ -468,7 +543,7 @@ int main(int argc, char **argv)
 	}
 out:
 	loop_stop(&vm.loop);
-	if (has_api)
+	if (api_open)
 		api_server_close(&api.server);
 	vm_destroy(&vm);
 	release_boot(&boot);

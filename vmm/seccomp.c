@@ -240,14 +240,14 @@ int seccomp_confine_main(void)
 	/*
 	 * PATCH /drives opens an image that exists (never O_CREAT), checks and
 	 * locks it, probes its O_DIRECT block; exit flushes disks and the write
-	 * log, prints --stats (/proc/self/status, mincore), restores the
+	 * log, prints --stats (getrusage, mincore), restores the
 	 * terminal and removes the API socket.
 	 */
 	static const int nrs[] = {
 		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 		SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
 		SCMP_SYS(flock), SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(mincore),
-		SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+		SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(getrusage),
 	};
 	if (!ret)
 		ret = allow_list(ctx, nrs, sizeof(nrs) / sizeof(nrs[0]));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -120,7 +121,8 @@ static int set_gsi_routing(struct vm *vm)
 
 static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
 {
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) /* the jail opens it before /dev is out of sight */
+		vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return fail(err, errlen, -errno, "cannot open /dev/kvm");
 	int ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -697,19 +699,11 @@ void vm_disk_changed(struct vm *vm, unsigned int i)
 	vscsi_capacity_changed(&vm->vscsi, t);
 }
 
-/* Peak resident memory of this process (VmHWM), in KiB. */
+/* Peak resident memory of this process (VmHWM), in KiB: getrusage needs no /proc (the jail has none). */
 static long vm_hwm_kib(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	char line[256];
-	long kib = -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
 /* Guest RAM pages that are resident, i.e. that the guest (or we) touched. */

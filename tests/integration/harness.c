@@ -328,3 +328,31 @@ const char *guest_value(const struct run *r, const char *key, char *buf, size_t 
 	}
 	return NULL;
 }
+
+const char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* One request with curl; the status, and the body in resp (when given). */
+int api_request(const char *sock, const char *method, const char *path, const char *body,
+		char *resp, size_t resplen)
+{
+	char cmd[2048], out[512];
+	snprintf(out, sizeof(out), "%s", scratch_path("api-body"));
+	snprintf(cmd, sizeof(cmd), "curl -s -o '%s' -w '%%{http_code}' --unix-socket '%s' -X %s "
+		 "http://localhost%s %s%s%s >%s", out, sock, method, path, body ? "-d '" : "",
+		 body ? body : "", body ? "'" : "", scratch_path("api-code"));
+	if (system(cmd) != 0)
+		return -1;
+	if (resp)
+		snprintf(resp, resplen, "%s", slurp(out));
+	return atoi(slurp(scratch_path("api-code")));
+}
+

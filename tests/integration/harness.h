@@ -50,6 +50,13 @@ const char *tool_path(const char *name);
 /* A scratch path under $TMPDIR. */
 const char *scratch_path(const char *name);
 
+/* The first 8 KiB of a file, NUL-terminated (in a buffer the next call reuses; "" if unreadable). */
+const char *slurp(const char *path);
+
+/* One request to an API socket with curl: the HTTP status (-1 if curl failed), the body in resp if given. */
+int api_request(const char *sock, const char *method, const char *path, const char *body,
+		char *resp, size_t resplen);
+
 /* Value of "KEY=value" printed by the guest, or NULL. */
 const char *guest_value(const struct run *r, const char *key, char *buf, size_t len);
 

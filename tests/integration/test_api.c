@@ -21,17 +21,6 @@ static void make_image(const char *path, long size)
 	close(fd);
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[8192];
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* A new scratch file to write (a config file); its path in path. */
 static FILE *scratch_file(const char *name, char *path, size_t len)
 {
@@ -178,22 +167,6 @@ static int count_lines(const char *path)
 	for (const char *c = slurp(path); *c; c++)
 		n += *c == '\n';
 	return n;
-}
-
-/* One request with curl; the status, and the body in resp (when given). */
-static int api_request(const char *sock, const char *method, const char *path, const char *body,
-		       char *resp, size_t resplen)
-{
-	char cmd[2048], out[512];
-	snprintf(out, sizeof(out), "%s", scratch_path("api-body"));
-	snprintf(cmd, sizeof(cmd), "curl -s -o '%s' -w '%%{http_code}' --unix-socket '%s' -X %s "
-		 "http://localhost%s %s%s%s >%s", out, sock, method, path, body ? "-d '" : "",
-		 body ? body : "", body ? "'" : "", scratch_path("api-code"));
-	if (system(cmd) != 0)
-		return -1;
-	if (resp)
-		snprintf(resp, resplen, "%s", slurp(out));
-	return atoi(slurp(scratch_path("api-code")));
 }
 
 static int api_call(const char *sock, const char *method, const char *path, const char *body)

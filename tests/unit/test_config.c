@@ -285,3 +285,48 @@ Test(config, the_kernel_cache_is_on_by_default_and_none_turns_it_off)
 	cr_assert_eq(parse(&c, e, none), CONFIG_OK, "%s", e);
 	cr_assert(c.kernel_cache_off && c.kernel_cache == NULL);
 }
+
+Test(config, the_jail_options)
+{
+	struct vm_config c;
+	char e[256];
+	const char *const none[] = {"--kernel", "k", NULL};
+	cr_assert_eq(parse(&c, e, none), CONFIG_OK, "%s", e);
+	cr_assert_null(c.jail.dir, "no jail unless asked");
+	const char *const jail[] = {"--kernel", "k", "--chroot", "/srv/jail", "--uid", "123",
+				    "--gid", "0", "--new-pid-ns", "--resource-limit", "fsize=2G",
+				    "--resource-limit", "no-file=100", NULL};
+	cr_assert_eq(parse(&c, e, jail), CONFIG_OK, "%s", e);
+	cr_assert_str_eq(c.jail.dir, "/srv/jail");
+	cr_assert(c.jail.uid == 123 && c.jail.gid == 0 && c.jail.new_pid_ns);
+	cr_assert_eq(c.jail.fsize, 2ull << 30);
+	cr_assert_eq(c.jail.nofile, 100);
+	const char *const dflt[] = {"--api-sock", "s", "--chroot", "j", "--uid", "1", "--gid", "1", NULL};
+	cr_assert_eq(parse(&c, e, dflt), CONFIG_OK, "%s", e);
+	cr_assert(c.jail.nofile == JAIL_DEFAULT_NOFILE && c.jail.fsize == 0 && !c.jail.new_pid_ns);
+}
+
+Test(config, jail_errors_name_the_problem)
+{
+	EXPECT_ERROR("--chroot needs --uid and --gid", "--kernel", "k", "--chroot", "j", "--uid", "1");
+	EXPECT_ERROR("--chroot needs --uid and --gid", "--kernel", "k", "--chroot", "j", "--gid", "1");
+	EXPECT_ERROR("--uid goes with --chroot", "--kernel", "k", "--uid", "1", "--gid", "1");
+	EXPECT_ERROR("--new-pid-ns goes with --chroot", "--kernel", "k", "--new-pid-ns");
+	EXPECT_ERROR("--resource-limit goes with --chroot", "--kernel", "k", "--resource-limit",
+		     "fsize=1");
+	EXPECT_ERROR("--chroot: empty", "--kernel", "k", "--chroot", "");
+	EXPECT_ERROR("--uid: '-1' is not a number", "--kernel", "k", "--chroot", "j", "--uid", "-1",
+		     "--gid", "1");
+	EXPECT_ERROR("--gid: '4294967295' is not a number", "--kernel", "k", "--chroot", "j", "--uid",
+		     "1", "--gid", "4294967295");
+	EXPECT_ERROR("--uid: 'root' is not a number", "--kernel", "k", "--chroot", "j", "--uid",
+		     "root", "--gid", "1");
+	EXPECT_ERROR("'nofile' is not fsize or no-file", "--kernel", "k", "--chroot", "j", "--uid",
+		     "1", "--gid", "1", "--resource-limit", "nofile=5");
+	EXPECT_ERROR("'fsize' is not NAME=N", "--kernel", "k", "--chroot", "j", "--uid", "1", "--gid",
+		     "1", "--resource-limit", "fsize");
+	EXPECT_ERROR("'fsize=0' is not NAME=N", "--kernel", "k", "--chroot", "j", "--uid", "1",
+		     "--gid", "1", "--resource-limit", "fsize=0");
+	EXPECT_ERROR("no-file=10 is outside 64..", "--kernel", "k", "--chroot", "j", "--uid", "1",
+		     "--gid", "1", "--resource-limit", "no-file=10");
+}

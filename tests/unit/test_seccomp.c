@@ -21,38 +21,25 @@
 #include <unistd.h>
 
 #include "vmm/loop.h"
+#include "tests/unit/child.h"
 #include "vmm/seccomp.h"
 
-struct outcome {
-	int status; /* exit status, or 128 + signal */
-	char msg[512];
+/* The child first installs the SIGSYS handler, as kestrel does before any filter. */
+struct body {
+	int (*fn)(void);
 };
 
-/* Runs body in a child whose stderr is captured. body returns the child's exit status. */
-static struct outcome run_child(int (*body)(void))
+static int prepared(void *arg)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		dup2(p[1], STDERR_FILENO);
-		if (seccomp_prepare())
-			_exit(99);
-		_exit(body());
-	}
-	close(p[1]);
-	struct outcome o = {0};
-	size_t n = 0;
-	ssize_t r;
-	while (n < sizeof(o.msg) - 1 && (r = read(p[0], o.msg + n, sizeof(o.msg) - 1 - n)) > 0)
-		n += (size_t)r;
-	close(p[0]);
-	int ws;
-	cr_assert_eq(waitpid(pid, &ws, 0), pid);
-	o.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-	return o;
+	if (seccomp_prepare())
+		return 99;
+	return ((const struct body *)arg)->fn();
+}
+
+static struct outcome run_child(int (*fn)(void))
+{
+	struct body b = {fn};
+	return child_run(prepared, &b);
 }
 
 static void expect_trap(struct outcome o, const char *thread, long nr)
