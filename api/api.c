@@ -14,7 +14,7 @@
 /* Routes Firecracker has and kestrel does not (yet): a 400 naming them, never silent success. */
 static const char *const unsupported[] = {
 	"/network-interfaces", "/mmds", "/balloon", "/snapshot", "/entropy", "/cpu-config",
-	"/serial", "/pmem", "/hotplug", "/vsock",
+	"/serial", "/pmem", "/hotplug",
 };
 
 static void answer(struct api_answer *out, int status, char *body)
@@ -255,6 +255,8 @@ static void route(struct api *a, struct api_conn *conn, const struct http_reques
 		put = fc_put_logger;
 	else if (m == REQ_PUT && !strcmp(p, "/metrics"))
 		put = fc_put_metrics;
+	else if (m == REQ_PUT && !strcmp(p, "/vsock"))
+		put = fc_put_vsock;
 	bool machine = (m == REQ_PUT || m == REQ_PATCH) && !strcmp(p, "/machine-config");
 	const char *id = drive_id(p);
 	bool drive = id && (m == REQ_PUT || m == REQ_PATCH || m == REQ_DELETE);

@@ -380,6 +380,25 @@ int fc_put_metrics(struct fc_config *fc, json_t *body, char *err, size_t errlen)
 	return 0;
 }
 
+int fc_put_vsock(struct fc_config *fc, json_t *body, char *err, size_t errlen)
+{
+	struct fc_field f[] = {
+		{"guest_cid", FC_UINT, true, NULL},
+		{"uds_path", FC_STRING, true, NULL},
+		{"vsock_id", FC_STRING, false, NULL}, /* deprecated; the SDK still sends it */
+	};
+	if (take_fields(body, "vsock", f, 3, err, errlen))
+		return -1;
+	const char *path = json_string_value(f[1].value);
+	char msg[256];
+	struct vsock_config v;
+	if (config_set_vsock(&v, (uint64_t)json_integer_value(f[0].value), path, strlen(path), msg,
+			     sizeof(msg)))
+		return fault(err, errlen, "%s", msg);
+	fc->cfg.vsock = v;
+	return 0;
+}
+
 int fc_load_file(struct fc_config *fc, json_t *root, char *err, size_t errlen)
 {
 	struct fc_field f[] = {
@@ -388,10 +407,10 @@ int fc_load_file(struct fc_config *fc, json_t *root, char *err, size_t errlen)
 		{"machine-config", FC_OBJECT, false, NULL},
 		{"logger", FC_OBJECT, false, NULL},
 		{"metrics", FC_OBJECT, false, NULL},
+		{"vsock", FC_OBJECT, false, NULL},
 		/* Not in kestrel yet: refused when given, accepted as null or []. */
 		{"network-interfaces", FC_ARRAY, false, NULL},
 		{"pmem", FC_ARRAY, false, NULL},
-		{"vsock", FC_OBJECT, false, NULL},
 		{"mmds-config", FC_OBJECT, false, NULL},
 		{"balloon", FC_OBJECT, false, NULL},
 		{"entropy", FC_OBJECT, false, NULL},
@@ -399,7 +418,7 @@ int fc_load_file(struct fc_config *fc, json_t *root, char *err, size_t errlen)
 		{"serial", FC_OBJECT, false, NULL},
 		{"memory-hotplug", FC_OBJECT, false, NULL},
 	};
-	enum { BOOT, DRIVES, MACHINE, LOGGER, METRICS, FIRST_UNSUPPORTED, N = 14 };
+	enum { BOOT, DRIVES, MACHINE, LOGGER, METRICS, VSOCK, FIRST_UNSUPPORTED, N = 14 };
 	if (take_fields(root, "the configuration", f, N, err, errlen))
 		return -1;
 	for (unsigned i = FIRST_UNSUPPORTED; i < N; i++)
@@ -413,6 +432,8 @@ int fc_load_file(struct fc_config *fc, json_t *root, char *err, size_t errlen)
 	if (f[LOGGER].value && fc_put_logger(fc, f[LOGGER].value, err, errlen))
 		return -1;
 	if (f[METRICS].value && fc_put_metrics(fc, f[METRICS].value, err, errlen))
+		return -1;
+	if (f[VSOCK].value && fc_put_vsock(fc, f[VSOCK].value, err, errlen))
 		return -1;
 	size_t i;
 	json_t *d;
@@ -547,6 +568,8 @@ json_t *fc_export(const struct fc_config *fc)
 	json_object_set_new(o, "metrics", fc->has_metrics ? json_pack("{s:s}", "metrics_path",
 			    fc->metrics_path) : json_null());
 	json_object_set_new(o, "network-interfaces", json_array());
-	json_object_set_new(o, "vsock", json_null());
+	json_object_set_new(o, "vsock", fc->cfg.vsock.cid ? json_pack("{s:I, s:s}", "guest_cid",
+			    (json_int_t)fc->cfg.vsock.cid, "uds_path", fc->cfg.vsock.uds_path)
+							 : json_null());
 	return o;
 }

@@ -83,6 +83,8 @@ int fc_put_drive(struct fc_config *fc, const char *path_id, json_t *body, char *
 int fc_put_machine_config(struct fc_config *fc, json_t *body, bool patch, char *err, size_t errlen);
 int fc_put_logger(struct fc_config *fc, json_t *body, char *err, size_t errlen);
 int fc_put_metrics(struct fc_config *fc, json_t *body, char *err, size_t errlen);
+/* PUT /vsock {"guest_cid", "uds_path", "vsock_id"}: a second PUT replaces the first, as in Firecracker. */
+int fc_put_vsock(struct fc_config *fc, json_t *body, char *err, size_t errlen);
 
 /*
  * PATCH /drives/{id} after start: {"drive_id", "path_on_host", "rate_limiter"}.

@@ -72,6 +72,10 @@ void config_usage(void)
 "                       IFACE: virtio-blk (/dev/vdX), virtio-scsi (/dev/sdX, one\n"
 "                       controller for all, a target each) or ahci (/dev/sdX, a\n"
 "                       SATA port each on one PCI controller)\n"
+"  --vsock cid=N,uds=PATH\n"
+"                       a virtio-vsock device for guest CID N (3 or more): host\n"
+"                       clients connect to PATH and send \"CONNECT <port>\\n\";\n"
+"                       the guest's connections to CID 2 port P go to PATH_P\n"
 "  --log-marks PREFIX   record each guest console line that starts with PREFIX in\n"
 "                       every disk's write log (what an application was told is\n"
 "                       durable, for kestrel-crashcheck's states)\n"
@@ -128,7 +132,7 @@ enum {
 	OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_BOOT_ENTRY, OPT_KERNEL_CACHE, OPT_LOG_MARKS,
 	OPT_API_SOCK, OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_LOG_PATH, OPT_LEVEL, OPT_METRICS_PATH,
 	OPT_NO_SECCOMP, OPT_SECCOMP_FILTER, OPT_IGNORED, OPT_IGNORED_ARG,
-	OPT_CHROOT, OPT_UID, OPT_GID, OPT_NEW_PID_NS, OPT_RESOURCE_LIMIT,
+	OPT_CHROOT, OPT_UID, OPT_GID, OPT_NEW_PID_NS, OPT_RESOURCE_LIMIT, OPT_VSOCK,
 };
 
 /* --uid and --gid: a number, not -1 (which setresuid reads as "unchanged"). */
@@ -164,6 +168,60 @@ static enum config_result parse_rlimit(const char *s, struct jail_config *j, cha
 	} else {
 		return fail(errbuf, errlen, "--resource-limit: '%.*s' is not fsize or no-file", (int)n, s);
 	}
+	return CONFIG_OK;
+}
+
+int config_set_vsock(struct vsock_config *v, uint64_t cid, const char *uds_path, size_t n,
+		     char *err, size_t errlen)
+{
+	if (cid < 3 || cid > UINT32_MAX) {
+		snprintf(err, errlen, "vsock: guest_cid %llu is outside 3..%u (0-2 are reserved)",
+			 (unsigned long long)cid, UINT32_MAX);
+		return -1;
+	}
+	if (n == 0 || n > CONFIG_VSOCK_UDS_MAX || memchr(uds_path, '\0', n)) {
+		snprintf(err, errlen, "vsock: uds_path must be 1..%d bytes (room for \"_<port>\" in a "
+			 "socket address), not %zu", CONFIG_VSOCK_UDS_MAX, n);
+		return -1;
+	}
+	v->cid = cid;
+	memcpy(v->uds_path, uds_path, n);
+	v->uds_path[n] = '\0';
+	return 0;
+}
+
+/* --vsock cid=N,uds=PATH (either order). */
+static enum config_result parse_vsock(const char *spec, struct vsock_config *v, char *errbuf,
+				      size_t errlen)
+{
+	uint64_t cid = 0;
+	const char *uds = NULL;
+	size_t uds_len = 0;
+	for (const char *p = spec; *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > 4 && !strncmp(p, "cid=", 4)) {
+			char num[24];
+			char *stop;
+			snprintf(num, sizeof(num), "%.*s", (int)(n - 4), p + 4);
+			errno = 0;
+			cid = strtoull(num, &stop, 10);
+			if (errno || *stop || num[0] == '-' || n - 4 >= sizeof(num))
+				return fail(errbuf, errlen, "--vsock: cid '%.*s' is not a number",
+					    (int)(n - 4), p + 4);
+		} else if (n > 4 && !strncmp(p, "uds=", 4)) {
+			uds = p + 4;
+			uds_len = n - 4;
+		} else {
+			return fail(errbuf, errlen, "--vsock: '%.*s' is not cid=N or uds=PATH", (int)n, p);
+		}
+		p = end ? end + 1 : p + n;
+	}
+	if (!cid || !uds)
+		return fail(errbuf, errlen, "--vsock needs cid=N and uds=PATH, e.g. cid=3,uds=/tmp/v.sock");
+	char msg[256];
+	if (config_set_vsock(v, cid, uds, uds_len, msg, sizeof(msg)))
+		return fail(errbuf, errlen, "--%s", msg);
 	return CONFIG_OK;
 }
 
@@ -250,6 +308,7 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
 		{"start-time-us", required_argument, NULL, OPT_IGNORED_ARG},
 		{"start-time-cpu-us", required_argument, NULL, OPT_IGNORED_ARG},
+		{"vsock", required_argument, NULL, OPT_VSOCK},
 		{"chroot", required_argument, NULL, OPT_CHROOT},
 		{"uid", required_argument, NULL, OPT_UID},
 		{"gid", required_argument, NULL, OPT_GID},
@@ -387,6 +446,10 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 			return fail(errbuf, errlen, "--seccomp-filter: kestrel has its own per-thread "
 				    "filters and does not load Firecracker's BPF files (--no-seccomp "
 				    "turns kestrel's off)");
+		case OPT_VSOCK:
+			if (parse_vsock(optarg, &cfg->vsock, errbuf, errlen))
+				return CONFIG_ERROR;
+			break;
 		case OPT_CHROOT:
 			if (!*optarg)
 				return fail(errbuf, errlen, "--chroot: empty directory name");
@@ -441,6 +504,9 @@ enum config_result config_parse(int argc, char **argv, struct vm_config *cfg,
 		if (cfg->initrd || cfg->ndisks || cmdline_given)
 			return fail(errbuf, errlen, "--initrd, --cmdline and --disk go with --kernel; "
 				    "with the API or --config-file use boot-source and drives");
+		if (cfg->vsock.cid)
+			return fail(errbuf, errlen, "--vsock goes with --kernel; with the API or "
+				    "--config-file use vsock");
 	}
 	return config_finish(cfg, errbuf, errlen);
 }

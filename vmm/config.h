@@ -32,6 +32,16 @@ struct jail_config {
 #define JAIL_DEFAULT_NOFILE 2048 /* Firecracker's jailer's default */
 #define JAIL_MIN_NOFILE 64       /* what kestrel's own descriptors need, with room */
 
+/*
+ * The vsock device (devices/virtio_vsock.h): --vsock cid=N,uds=PATH or PUT
+ * /vsock. cid 0: none. uds_path leaves room for "_<port>" in sun_path.
+ */
+#define CONFIG_VSOCK_UDS_MAX 96
+struct vsock_config {
+	uint64_t cid;
+	char uds_path[CONFIG_VSOCK_UDS_MAX + 1];
+};
+
 enum console_mode {
 	CONSOLE_STDIO,
 	CONSOLE_NONE,
@@ -60,6 +70,7 @@ struct vm_config {
 	bool stats;
 	bool no_seccomp;          /* --no-seccomp: no per-thread filters (vmm/seccomp.h) */
 	struct jail_config jail;
+	struct vsock_config vsock;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
 
@@ -73,6 +84,14 @@ struct vm_config {
 	const char *metrics_path;
 	bool mem_given, cpus_given; /* --mem/--cpus were on the command line */
 };
+
+/*
+ * The vsock device's CID (3..2^32-1, as Firecracker's guest_cid) and socket
+ * path (uds_path[0..len), 1..CONFIG_VSOCK_UDS_MAX bytes) into *v; 0, or -1
+ * with a message.
+ */
+int config_set_vsock(struct vsock_config *v, uint64_t cid, const char *uds_path, size_t len,
+		     char *err, size_t errlen);
 
 enum config_result {
 	CONFIG_OK,

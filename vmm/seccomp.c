@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -226,6 +227,21 @@ int seccomp_confine_loop(int ring_fd)
 		ret = allow(ctx, SCMP_SYS(close));
 	if (!ret)
 		ret = allow(ctx, SCMP_SYS(shutdown));
+	/*
+	 * vsock: a guest's connection to the host is an AF_UNIX stream socket
+	 * of exactly this kind, connected without waiting, then made blocking
+	 * for the ring's recv and send.
+	 */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
+				       arg(0, SCMP_CMP_EQ, AF_UNIX, 0),
+				       arg(1, SCMP_CMP_EQ, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+				       arg(2, SCMP_CMP_EQ, 0, 0));
+	if (!ret)
+		ret = allow(ctx, SCMP_SYS(connect));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       arg(1, SCMP_CMP_EQ, F_SETFL, 0));
 	if (!ret)
 		ret = refuse_open(ctx);
 	return load(ctx, ret, "loop", "event loop");

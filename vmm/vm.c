@@ -369,6 +369,45 @@ static int setup_disks(struct vm *vm, const struct vm_files *files, char *err, s
 	return 0;
 }
 
+/*
+ * The vsock device takes the virtio slot after the disks'. Its socket is
+ * bound here, after a jail: uds_path and the <uds_path>_<port> sockets it
+ * connects to are paths kestrel uses while the guest runs, so they are the
+ * jail's, whether the command line or the API gave them.
+ */
+static int setup_vsock(struct vm *vm, char *err, size_t errlen, enum vm_error_kind *kind)
+{
+	const struct vsock_config *c = &vm->cfg->vsock;
+	if (!c->cid)
+		return 0;
+	unsigned slot = vm->nvirtio;
+	if (slot >= CONFIG_MAX_DISKS) {
+		*kind = VM_ERR_CONFIG;
+		return fail(err, errlen, -ENOSPC, "vsock: the %u virtio-mmio slots are taken by the "
+			    "disks (virtio-blk disks and the virtio-scsi controller take one each)",
+			    CONFIG_MAX_DISKS);
+	}
+	int ret = kvm_irqfd_new(vm->vm_fd, disk_gsi[slot], &vm->vsock_irq_fd);
+	if (ret)
+		return fail(err, errlen, ret, "irqfd for the vsock device");
+	ret = vsock_init(&vm->vsock, c->cid, c->uds_path, vm->vm_fd, disk_mmio_base(slot),
+			 vm->vsock_irq_fd, &vm->loop, &vm->mem, &vm->ctl);
+	if (ret)
+		return fail(err, errlen, ret, "the vsock device");
+	vm->has_vsock = true;
+	ret = vsock_listen(&vm->vsock, err, errlen);
+	if (ret) {
+		*kind = VM_ERR_CONFIG; /* a path that exists or cannot be made is the user's to fix */
+		return ret;
+	}
+	ret = bus_map(&vm->mmio, disk_mmio_base(slot), VMMIO_SIZE, &vmmio_bus_ops, &vm->vsock.mmio);
+	if (ret)
+		return fail(err, errlen, ret, "mapping the vsock device");
+	vm->nvirtio++;
+	vsock_start(&vm->vsock);
+	return 0;
+}
+
 static int setup_acpi(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_device devices[4 + CONFIG_MAX_DISKS] = {
@@ -439,7 +478,7 @@ int vm_prepare(struct vm *vm, char *err, size_t errlen)
 	vm->i8042_irq_fd = -1;
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		vm->disk_irq_fd[i] = -1;
-	vm->vscsi_irq_fd = -1;
+	vm->vscsi_irq_fd = vm->vsock_irq_fd = -1;
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		disk_swap_init(&vm->swaps[i], vm, i);
 	vm->ctl.stop = ctl_stop;
@@ -513,6 +552,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_files 
 	if ((ret = setup_devices(vm, files, err, errlen)))
 		return ret;
 	if ((ret = setup_disks(vm, files, err, errlen)))
+		return ret;
+	if ((ret = setup_vsock(vm, err, errlen, kind)))
 		return ret;
 	if ((ret = setup_acpi(vm, err, errlen)))
 		return ret;
@@ -759,6 +800,15 @@ void vm_print_stats(const struct vm *vm)
 			(unsigned long long)m->kicks, (unsigned long long)m->interrupts,
 			(unsigned long long)m->bad_requests, (unsigned long long)vm->vscsi.tmfs);
 	}
+	if (vm->has_vsock) {
+		const struct vsock *v = &vm->vsock;
+		fprintf(stderr, "kestrel: stats: vsock: connections %llu, refused %llu, resets sent "
+			"%llu, bad packets %llu, credit violations %llu, kicks %llu, interrupts %llu\n",
+			(unsigned long long)v->conns_opened, (unsigned long long)v->conns_refused,
+			(unsigned long long)v->resets_sent, (unsigned long long)v->bad_packets,
+			(unsigned long long)v->credit_violations, (unsigned long long)v->mmio.kicks,
+			(unsigned long long)v->mmio.interrupts);
+	}
 	if (vm->has_ahci)
 		fprintf(stderr, "kestrel: stats: ahci: interrupts %llu, bad commands %llu\n",
 			(unsigned long long)vm->ahci.msis, (unsigned long long)vm->ahci.bad_commands);
@@ -796,6 +846,10 @@ void vm_destroy(struct vm *vm)
 		close(vm->vscsi_irq_fd);
 	if (vm->has_ahci)
 		ahci_destroy(&vm->ahci);
+	if (vm->has_vsock)
+		vsock_destroy(&vm->vsock);
+	if (vm->vsock_irq_fd >= 0)
+		close(vm->vsock_irq_fd);
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		disk_swap_release(&vm->swaps[i]);
 	gm_destroy(&vm->mem);

@@ -22,6 +22,7 @@
 #include "devices/pvpanic.h"
 #include "devices/uart.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_vsock.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/disk_swap.h"
@@ -96,6 +97,9 @@ struct vm {
 	struct vscsi vscsi; /* one controller for every virtio-scsi disk, after the virtio-blk ones */
 	bool has_vscsi;
 	int vscsi_irq_fd;
+	struct vsock vsock; /* --vsock or PUT /vsock: the virtio device after the disks' */
+	bool has_vsock;
+	int vsock_irq_fd;
 	unsigned int nvirtio; /* virtio-mmio devices, slots 0..nvirtio-1 */
 	unsigned int ndisks;
 	unsigned int disks_live; /* atomic: disks the loop may touch for SIGUSR1 (set in vm_run) */

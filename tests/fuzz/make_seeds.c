@@ -6,6 +6,7 @@
  */
 #include <linux/virtio_blk.h>
 #include <linux/virtio_scsi.h>
+#include <linux/virtio_vsock.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -582,6 +583,42 @@ static void api_seeds(const char *dir)
 	save(dir, "api", "config-file", &s);
 }
 
+/* ---- virtio-vsock: RX is queue 0, TX queue 1 (fuzz_vsock.c) ---- */
+
+static void vsock_packet_seed(const char *dir, const char *name, struct virtio_vsock_hdr h,
+			      uint32_t payload)
+{
+	static struct seed s;
+	s.n = 0;
+	u8(&s, 0); /* bring the device up */
+	qdesc(&s, 0, 0, 0x9000, 4096, 2, 0); /* one RX buffer, for the answer */
+	publish(&s, 0, 1);
+	h.len = payload;
+	guest_write(&s, 0xA000, &h, sizeof(h));
+	qdesc(&s, 1, 0, 0xA000, (uint32_t)sizeof(h) + payload, 0, 0);
+	publish(&s, 1, 1);
+	save(dir, "vsock", name, &s);
+}
+
+static void vsock_seeds(const char *dir)
+{
+	struct virtio_vsock_hdr h = {.src_cid = 3, .dst_cid = 2, .src_port = 1000, .dst_port = 52,
+				     .type = VIRTIO_VSOCK_TYPE_STREAM, .buf_alloc = 262144};
+	h.op = VIRTIO_VSOCK_OP_REQUEST;
+	vsock_packet_seed(dir, "request-refused", h, 0);
+	h.op = VIRTIO_VSOCK_OP_RW;
+	vsock_packet_seed(dir, "rw-without-connection", h, 100);
+	h.op = VIRTIO_VSOCK_OP_SHUTDOWN;
+	h.flags = 3;
+	vsock_packet_seed(dir, "shutdown-without-connection", h, 0);
+	h.flags = 0;
+	h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
+	vsock_packet_seed(dir, "credit-request", h, 0);
+	h.op = VIRTIO_VSOCK_OP_REQUEST;
+	h.src_cid = 9;
+	vsock_packet_seed(dir, "another-guests-cid", h, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -591,6 +628,7 @@ int main(int argc, char **argv)
 	mkdir(argv[1], 0755);
 	virtio_blk_seeds(argv[1]);
 	virtio_scsi_seeds(argv[1]);
+	vsock_seeds(argv[1]);
 	ahci_seeds(argv[1]);
 	bus_seeds(argv[1]);
 	scsi_seeds(argv[1]);

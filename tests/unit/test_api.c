@@ -248,11 +248,49 @@ Test(fc_config, firecrackers_sample_config_file)
 	cr_assert_eq(fc_finish(&fc, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(fc.cfg.cpus, 2);
 	cr_assert_str_eq(fc.cfg.cmdline, "console=ttyS0 reboot=k panic=1 root=/dev/vda rw");
-	const char *net = "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"vsock\": {\"guest_cid\": 3}}";
+	const char *net = "{\"boot-source\": {\"kernel_image_path\": \"k\"}, "
+			  "\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}";
 	j = fc_parse_json(net, strlen(net), err, sizeof(err));
 	cr_assert_neq(fc_load_file(&fc, j, err, sizeof(err)), 0);
-	cr_assert(strstr(err, "`vsock` is not supported"), "%s", err);
+	cr_assert(strstr(err, "`network-interfaces` is not supported"), "%s", err);
 	json_decref(j);
+}
+
+Test(fc_config, vsock_in_the_file_and_its_errors)
+{
+	fc_fresh();
+	char err[512];
+	const char *kata = "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"vsock\": "
+			   "{\"guest_cid\": 3, \"uds_path\": \"kata.hvsock\", \"vsock_id\": \"root\"}}";
+	json_t *j = fc_parse_json(kata, strlen(kata), err, sizeof(err));
+	cr_assert_eq(fc_load_file(&fc, j, err, sizeof(err)), 0, "%s", err);
+	json_decref(j);
+	cr_assert_eq(fc.cfg.vsock.cid, 3);
+	cr_assert_str_eq(fc.cfg.vsock.uds_path, "kata.hvsock");
+	json_t *out = fc_export(&fc);
+	char *text = json_dumps(json_object_get(out, "vsock"), JSON_SORT_KEYS);
+	cr_assert_str_eq(text, "{\"guest_cid\": 3, \"uds_path\": \"kata.hvsock\"}");
+	free(text);
+	json_decref(out);
+	static const struct {
+		const char *body, *want;
+	} bad[] = {
+		{"{\"guest_cid\": 3}", "missing field `uds_path`"},
+		{"{\"guest_cid\": 2, \"uds_path\": \"v.sock\"}", "guest_cid 2 is outside 3.."},
+		{"{\"guest_cid\": 4294967296, \"uds_path\": \"v.sock\"}", "is outside 3.."},
+		{"{\"guest_cid\": 3, \"uds_path\": \"\"}", "uds_path must be 1..96 bytes"},
+		{"{\"guest_cid\": \"3\", \"uds_path\": \"v.sock\"}", "guest_cid"},
+		{"{\"guest_cid\": 3, \"uds_path\": \"v.sock\", \"cid\": 3}", "unknown field `cid`"},
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fc_fresh();
+		j = fc_parse_json(bad[i].body, strlen(bad[i].body), err, sizeof(err));
+		cr_assert_not_null(j, "%s", err);
+		cr_assert_neq(fc_put_vsock(&fc, j, err, sizeof(err)), 0, "%s accepted", bad[i].body);
+		cr_assert(strstr(err, bad[i].want), "%s: '%s' lacks '%s'", bad[i].body, err, bad[i].want);
+		cr_assert_eq(fc.cfg.vsock.cid, 0, "a refused PUT changed the config");
+		json_decref(j);
+	}
 }
 
 /* The routes with a fake VM. */

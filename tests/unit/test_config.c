@@ -330,3 +330,25 @@ Test(config, jail_errors_name_the_problem)
 	EXPECT_ERROR("no-file=10 is outside 64..", "--kernel", "k", "--chroot", "j", "--uid", "1",
 		     "--gid", "1", "--resource-limit", "no-file=10");
 }
+
+Test(config, vsock_option)
+{
+	struct vm_config c;
+	char e[256];
+	const char *const ok[] = {"--kernel", "k", "--vsock", "uds=/run/v.sock,cid=42", NULL};
+	cr_assert_eq(parse(&c, e, ok), CONFIG_OK, "%s", e);
+	cr_assert_eq(c.vsock.cid, 42);
+	cr_assert_str_eq(c.vsock.uds_path, "/run/v.sock");
+	const char *const none[] = {"--kernel", "k", NULL};
+	cr_assert_eq(parse(&c, e, none), CONFIG_OK, "%s", e);
+	cr_assert_eq(c.vsock.cid, 0, "no vsock unless asked");
+	EXPECT_ERROR("--vsock needs cid=N and uds=PATH", "--kernel", "k", "--vsock", "cid=3");
+	EXPECT_ERROR("--vsock needs cid=N and uds=PATH", "--kernel", "k", "--vsock", "uds=v");
+	EXPECT_ERROR("--vsock: guest_cid 2 is outside 3..", "--kernel", "k", "--vsock", "cid=2,uds=v");
+	EXPECT_ERROR("--vsock: cid 'x' is not a number", "--kernel", "k", "--vsock", "cid=x,uds=v");
+	EXPECT_ERROR("--vsock: 'port=5' is not cid=N or uds=PATH", "--kernel", "k", "--vsock",
+		     "cid=3,uds=v,port=5");
+	EXPECT_ERROR("uds_path must be 1..96 bytes", "--kernel", "k", "--vsock",
+		     "cid=3,uds=/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	EXPECT_ERROR("--vsock goes with --kernel", "--api-sock", "s", "--vsock", "cid=3,uds=v");
+}

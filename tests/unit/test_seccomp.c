@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,16 @@ static int loop_allowed(void)
 	close(p[1]);
 	if (shutdown(p[0], SHUT_RDWR) == 0 || errno != ENOTSOCK)
 		return 14;
+	/* vsock: the guest's connection to <uds_path>_<port>, to a listener that is not there. */
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 15;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = "/nonexistent/v.sock_52"};
+	if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) == 0 || errno != ENOENT)
+		return 16;
+	if (fcntl(s, F_SETFL, O_RDWR) < 0)
+		return 17;
+	close(s);
 	return 0;
 }
 
@@ -142,6 +153,15 @@ static int loop_socket(void)
 	return 0;
 }
 
+/* The AF_UNIX socket vsock makes, but blocking: not the one its filter allows. */
+static int loop_blocking_unix_socket(void)
+{
+	if (seccomp_confine_loop(fd_for_loop))
+		return 11;
+	socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return 0;
+}
+
 static int loop_maps_exec(void)
 {
 	if (seccomp_confine_loop(fd_for_loop))
@@ -162,6 +182,7 @@ Test(seccomp, the_loop_cannot_make_sockets_map_code_or_use_another_ring)
 {
 	fd_for_loop = 1000;
 	expect_trap(run_child(loop_socket), "event loop", SYS_socket);
+	expect_trap(run_child(loop_blocking_unix_socket), "event loop", SYS_socket);
 	expect_trap(run_child(loop_maps_exec), "event loop", SYS_mmap);
 	expect_trap(run_child(loop_enters_another_ring), "event loop", SYS_io_uring_enter);
 }

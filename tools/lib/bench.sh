@@ -1,4 +1,4 @@
-# Shared helpers for the benchmark scripts (bench-io, bench-boot). Sourced.
+# Shared helpers for the benchmark scripts (bench-io, bench-boot, bench-vsock). Sourced.
 #
 # Every benchmark runs the monitors interleaved, round after round, and keeps
 # every round's figure: one file of numbers per cell. A cell is reported as
@@ -91,4 +91,29 @@ plot "
 "
 	gnuplot <<<"$script" && log "plot: $png"
 	rm -rf "$d"
+}
+
+# bench_in_rig NAME TITLE YLABEL SCRIPT ARGS...: runs SCRIPT ARGS inside
+# tools/rig (tools/kvm-run) with KESTREL_BENCH_INNER set and never rerun (a
+# rerun would mix two sets of figures), then writes docs/bench/NAME.md (the
+# last table printed: a run cut short still leaves its figures),
+# docs/bench/NAME.tsv (every round's figures) and NAME.png (their plot).
+# Returns the run's status.
+bench_in_rig() {
+	local name=$1 title=$2 ylabel=$3 out st
+	shift 3
+	export KESTREL_BENCH_INNER=1 KESTREL_RIG_RETRIES=0
+	mkdir -p docs/bench
+	out=docs/bench/$name
+	set +e
+	tools/kvm-run "$@" 2>&1 | tee "$out.log"
+	st=${PIPESTATUS[0]}
+	set -e
+	awk '/^BENCH-TABLE-BEGIN/ {t=""; on=1; next} /^BENCH-TABLE-END/ {on=0; last=t; next}
+		on {t = t $0 "\n"} END {printf "%s", last}' "$out.log" >"$out.md"
+	grep -a '^BENCH-ROW' "$out.log" | cut -f2- >"$out.tsv" || true
+	[ -s "$out.tsv" ] && bench_plot "$out.tsv" "$out.png" "$title" "$ylabel"
+	rm -f "$out.log"
+	[ "$st" = 0 ] || log "FAILED (status $st); the figures measured are in $out.md and $out.tsv"
+	return "$st"
 }
