@@ -12,10 +12,10 @@ bench_stats() {
 		m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; print m, v[1], v[NR] }'
 }
 
-# bench_cell FILE: "median (min–max)", or "-" without figures.
+# bench_cell FILE: "median (min–max)" (a decimal below 100), or "-" without figures.
 bench_cell() {
 	[ -s "$1" ] || { echo "-"; return; }
-	bench_stats "$1" | awk '{ printf "%.0f (%.0f–%.0f)", $1, $2, $3 }'
+	bench_stats "$1" | awk '{ f = $1 < 100 ? "%.1f (%.1f–%.1f)" : "%.0f (%.0f–%.0f)"; printf f, $1, $2, $3 }'
 }
 
 # bench_ratio A_FILE B_FILE: median(A) / median(B), two decimals.
