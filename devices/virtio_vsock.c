@@ -74,15 +74,13 @@ static bool owes_guest(const struct vsock_conn *c)
 	return c->owed || has_data(c);
 }
 
-/* The next connection with something for the guest, round-robin; NULL if none. */
+/* The next connection with something for the guest, round-robin from v->rr; NULL if none. */
 static struct vsock_conn *next_owing(struct vsock *v)
 {
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		unsigned k = (v->rr + i) % VSOCK_MAX_CONNS;
-		if (owes_guest(&v->conns[k])) {
-			v->rr = (k + 1) % VSOCK_MAX_CONNS;
+		if (owes_guest(&v->conns[k]))
 			return &v->conns[k];
-		}
 	}
 	return NULL;
 }
@@ -144,8 +142,11 @@ static void conn_packet(struct vsock *v, struct vsock_conn *c, const struct vq_e
 	c->fwd_cnt_told = c->fwd_cnt;
 }
 
-/* Fills one RX chain; returns the bytes written into it. */
-static uint32_t fill_rx(struct vsock *v, const struct vq_elem *e)
+/*
+ * Fills one RX chain with an owed reset, or else with c's next packet (c is
+ * then served last in the next round); returns the bytes written into it.
+ */
+static uint32_t fill_rx(struct vsock *v, struct vsock_conn *c, const struct vq_elem *e)
 {
 	if (e->bad_addr || e->in_len < VSOCK_HDR_SIZE) {
 		v->bad_packets++;
@@ -160,24 +161,12 @@ static uint32_t fill_rx(struct vsock *v, const struct vq_elem *e)
 		h = packet(v, r.host_port, r.guest_port, VIRTIO_VSOCK_OP_RST);
 		v->resets_sent++;
 	} else {
-		struct vsock_conn *c = next_owing(v);
-		if (!c)
-			return 0; /* cannot happen: rx_serve checked */
+		v->rr = (unsigned)(c - v->conns + 1) % VSOCK_MAX_CONNS;
 		conn_packet(v, c, e, e->in_len - VSOCK_HDR_SIZE, &h);
 	}
 	const struct iovec *in = e->iov + e->nout;
 	vq_buf_to_iov(in, e->nin, 0, &h, VSOCK_HDR_SIZE);
 	return (uint32_t)(VSOCK_HDR_SIZE + h.len);
-}
-
-static bool rx_owed(struct vsock *v)
-{
-	if (v->reset_len)
-		return true;
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
-		if (owes_guest(&v->conns[i]))
-			return true;
-	return false;
 }
 
 /*
@@ -188,7 +177,8 @@ static bool rx_owed(struct vsock *v)
 static void rx_serve(struct vsock *v)
 {
 	for (;;) {
-		if (!rx_owed(v)) {
+		struct vsock_conn *c = v->reset_len ? NULL : next_owing(v);
+		if (!v->reset_len && !c) {
 			vmmio_hold_queue(&v->mmio, VSOCK_RX, true);
 			return;
 		}
@@ -198,7 +188,7 @@ static void rx_serve(struct vsock *v)
 				continue;
 			return; /* the guest's next RX kick brings us back */
 		}
-		vmmio_complete(&v->mmio, VSOCK_RX, v->elem.head, fill_rx(v, &v->elem));
+		vmmio_complete(&v->mmio, VSOCK_RX, v->elem.head, fill_rx(v, c, &v->elem));
 	}
 }
 
@@ -303,9 +293,8 @@ static void guest_packet(struct vsock *v, const struct vq_elem *e)
 		}
 		return;
 	}
-	/* The credit in RW and CREDIT_UPDATE may let more flow host → guest. */
-	c = vsock_conn_find(v, h.dst_port, h.src_port);
-	if (c)
+	/* The credit in RW and CREDIT_UPDATE may let more flow host → guest (unless RW ended c). */
+	if (c && c->state == VSC_ESTABLISHED)
 		vsock_conn_credit_changed(c);
 }
 

@@ -337,20 +337,18 @@ static struct fc_config *wait_for_start(void)
 
 /*
  * The jail, once everything the command line names is open (and the API
- * socket bound), before any thread starts: /dev/kvm and the command line's
- * log and metrics files are opened first, as the host sees them.
+ * socket bound), before any thread starts: /dev/kvm and, when the API will
+ * start the VM, the command line's log and metrics files are opened first,
+ * as the host sees them.
  */
-static int enter_jail(const struct vm_config *cli, bool has_api, char *err, size_t errlen)
+static int enter_jail(const struct vm_config *cli, bool has_api, bool boot_now, char *err,
+		      size_t errlen)
 {
-	if (host_check_kvm(err, errlen))
+	if (host_check_kvm(err, errlen) || vm_open_kvm(&vm, err, errlen))
 		return -1;
-	vm.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm.kvm_fd < 0) {
-		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
-		return -1;
-	}
+	/* Booting now, prepare_boot opened them already; the API's InstanceStart opens them later. */
 	const char *paths[2] = {cli->log_path, cli->metrics_path};
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < 2 && !boot_now; i++) {
 		if (!paths[i])
 			continue;
 		preopened[i].fd = open_output(paths[i]);
@@ -456,7 +454,7 @@ int main(int argc, char **argv)
 		}
 		api_open = true;
 	}
-	if (jailed && enter_jail(&cli, has_api, err, sizeof(err))) {
+	if (jailed && enter_jail(&cli, has_api, boot_now, err, sizeof(err))) {
 		log_err("%s", err);
 		goto out;
 	}

@@ -119,12 +119,19 @@ static int set_gsi_routing(struct vm *vm)
 	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0 ? -errno : 0;
 }
 
+int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
+{
+	if (vm->kvm_fd >= 0)
+		return 0;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	return vm->kvm_fd < 0 ? fail(err, errlen, -errno, "cannot open /dev/kvm") : 0;
+}
+
 static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
 {
-	if (vm->kvm_fd < 0) /* the jail opens it before /dev is out of sight */
-		vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		return fail(err, errlen, -errno, "cannot open /dev/kvm");
+	int ret = vm_open_kvm(vm, err, errlen); /* unless a jail opened it already */
+	if (ret)
+		return ret;
 	int ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (ver != KVM_API_VERSION)
 		return fail(err, errlen, -ENOTSUP, "/dev/kvm speaks API %d, not %d", ver, KVM_API_VERSION);
@@ -147,7 +154,7 @@ static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
 	if (fd < 0)
 		return fail(err, errlen, fd, "KVM_CREATE_VM");
 	vm->vm_fd = fd;
-	int ret = kvm_ioctl_retry(vm->vm_fd, KVM_SET_TSS_ADDR, LAYOUT_TSS);
+	ret = kvm_ioctl_retry(vm->vm_fd, KVM_SET_TSS_ADDR, LAYOUT_TSS);
 	if (ret < 0)
 		return fail(err, errlen, ret, "KVM_SET_TSS_ADDR");
 	uint64_t idmap = LAYOUT_IDENTITY_MAP;

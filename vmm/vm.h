@@ -140,6 +140,13 @@ int vm_prepare(struct vm *vm, char *err, size_t errlen);
 int vm_enable_seccomp(struct vm *vm, char *err, size_t errlen);
 
 /*
+ * Main thread, after vm_prepare: opens /dev/kvm unless it is open (the jail
+ * opens it before /dev is out of sight; vm_create otherwise). -errno with a
+ * message.
+ */
+int vm_open_kvm(struct vm *vm, char *err, size_t errlen);
+
+/*
  * Main thread, after vm_prepare: builds everything up to the point where vCPUs can run. On failure returns
  * -errno, with a message in err and whether it is the user's or the host's fault.
  */
